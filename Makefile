@@ -1,0 +1,131 @@
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+# spiketrace: `make` builds build/spiketrace; `make test` and `make demo` do
+# everything on a fresh Debian 12 machine (run as root or with sudo).
+
+ARCH ?= x86
+BUILD ?= build
+CLANG ?= clang
+LLVM_STRIP ?= llvm-strip
+BPFTOOL ?= bpftool
+CC ?= cc
+PREFIX ?= /usr/local
+DESTDIR ?=
+PYTHON ?= /usr/bin/python3
+
+ifeq ($(V),1)
+Q =
+msg =
+else
+Q = @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+# SAN=1 builds userspace with ASan+UBSan into build-san/ (make check uses it).
+ifeq ($(SAN),1)
+BUILD := build-san
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+VMLINUX := vmlinux/$(ARCH)/vmlinux.h
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/skel/%.skel.h,$(BPF_SRCS))
+USER_SRCS := $(wildcard user/*.c)
+USER_OBJS := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(USER_SRCS))
+LIB_OBJS := $(filter-out $(BUILD)/obj/main.o,$(USER_OBJS))
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror \
+	-I$(dir $(VMLINUX)) -Iinclude -Ibpf
+CFLAGS ?= -g -O2
+override CFLAGS += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow \
+	-Wno-unused-parameter -Wno-missing-field-initializers -Wstrict-prototypes \
+	-iquote include -iquote user -I$(BUILD)/skel $(SAN_FLAGS) $(EXTRA_CFLAGS)
+# libbpf is linked statically (Debian ships libbpf.a; docs/build.md says why);
+# libelf, libdw and zlib dynamically: their .a files pull in more (zstd, lzma, bz2).
+LDLIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz $(SAN_FLAGS) $(EXTRA_LDFLAGS)
+
+# Debian packages the build, the tests and the demo need.
+DEPS := make gcc clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
+	libcmocka-dev clang-format clang-tidy cppcheck python3 python3-pytest \
+	libclang-rt-14-dev procps util-linux
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all deps test unit integration check format-check lint vmlinux install clean demo
+
+all: $(BUILD)/spiketrace
+
+$(BUILD)/bpf $(BUILD)/skel $(BUILD)/obj $(BUILD)/tests:
+	$(Q)mkdir -p $@
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(VMLINUX) $(wildcard include/*.h bpf/*.h) | $(BUILD)/bpf
+	$(call msg,BPF,$@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+	$(Q)$(LLVM_STRIP) -g $@
+
+$(BUILD)/skel/%.skel.h: $(BUILD)/bpf/%.bpf.o | $(BUILD)/skel
+	$(call msg,GEN-SKEL,$@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst .,_,$*)_bpf > $@
+
+$(BUILD)/obj/%.o: user/%.c $(wildcard user/*.h include/*.h) $(SKELS) | $(BUILD)/obj
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+$(BUILD)/spiketrace: $(USER_OBJS)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/tests
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(LIB_OBJS) $(LDLIBS) -lcmocka -o $@
+
+# Regenerates the committed vmlinux.h from the running kernel's BTF.
+vmlinux:
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $(VMLINUX).tmp
+	mv $(VMLINUX).tmp $(VMLINUX)
+
+# Installs only what is missing; does nothing when everything is there.
+deps:
+	@missing=$$(for p in $(DEPS); do \
+		dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' \
+		|| echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		if [ "$$(id -u)" != 0 ]; then echo "make deps: run as root (sudo make deps)" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+integration: all
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
+
+format-check:
+	clang-format --dry-run --Werror bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/unit/*.c tools/*.c
+
+lint: all
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
+		--suppress=missingIncludeSystem -D__x86_64__ -Iinclude -Iuser user
+
+check: format-check lint
+	$(MAKE) SAN=1 unit
+
+test: deps
+	$(MAKE) all
+	$(MAKE) check
+	$(MAKE) integration
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0755 $(BUILD)/spiketrace $(DESTDIR)$(PREFIX)/bin/spiketrace
+	install -m 0644 docs/spiketrace.8 $(DESTDIR)$(PREFIX)/share/man/man8/spiketrace.8
+
+demo: deps
+	$(MAKE) all
+	tools/demo.sh
+
+clean:
+	rm -rf build build-san demo

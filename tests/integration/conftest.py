@@ -1,0 +1,273 @@
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+"""Fixtures shared by the integration tests.
+
+The tests run the real binary against the real kernel, so they need root
+(`sudo make test`). They use the Python standard library and pytest only.
+
+Fixtures:
+  spiketrace_bin     path of build/spiketrace (env SPIKETRACE overrides)
+  cronjob_bin        path of build/tools/st-cronjob (env ST_CRONJOB overrides)
+  start_spiketrace   start_spiketrace(args) -> Running, once "spiketrace: tracing"
+                     is on stderr; every process started is killed at teardown
+  run_spiketrace     run_spiketrace(args) -> Result of a short command
+  run_cronjob        run_cronjob(args) -> the JSON object st-cronjob prints
+"""
+
+import json
+import os
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BUILD = REPO_ROOT / "build"
+READY_MARK = "spiketrace: tracing"
+READY_TIMEOUT_S = 20
+
+
+@pytest.fixture(scope="session", autouse=True)
+def require_root():
+    """Fail (never skip) when not root: a skipped suite looks like a pass."""
+    if os.geteuid() != 0:
+        pytest.fail(
+            "the integration tests load BPF programs and create cgroups: "
+            "run them as root with `sudo make test`",
+            pytrace=False,
+        )
+
+
+def _executable(env_name, default, how):
+    path = Path(os.environ.get(env_name) or default)
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        pytest.fail(f"{path} is missing or not executable: {how}", pytrace=False)
+    return path
+
+
+@pytest.fixture(scope="session")
+def spiketrace_bin():
+    return _executable("SPIKETRACE", BUILD / "spiketrace", "build it with `make`")
+
+
+@pytest.fixture(scope="session")
+def cronjob_bin():
+    return _executable(
+        "ST_CRONJOB",
+        BUILD / "tools" / "st-cronjob",
+        "`make` builds it from tools/cronjob.c",
+    )
+
+
+class Result:
+    """Outcome of a finished command: returncode, stdout and stderr as text."""
+
+    def __init__(self, args, returncode, stdout, stderr):
+        self.args = args
+        self.returncode = returncode
+        self.stdout = stdout
+        self.stderr = stderr
+
+    def __repr__(self):
+        return (
+            f"Result(args={self.args!r}, returncode={self.returncode}, "
+            f"stdout={self.stdout[-2000:]!r}, stderr={self.stderr[-2000:]!r})"
+        )
+
+
+class Running:
+    """A spiketrace process. Threads drain stdout and stderr so that a
+    chatty process never blocks on a full pipe.
+
+    proc          the subprocess.Popen
+    ready_stderr  what stderr held when the ready line appeared
+    stderr        everything read from stderr so far (text)
+    """
+
+    def __init__(self, args):
+        self.args = [str(a) for a in args]
+        self.proc = subprocess.Popen(
+            self.args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        self.ready_stderr = None
+        self._out = []
+        self._err = []
+        self._lock = threading.Lock()
+        self._ready = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._drain_stdout, daemon=True),
+            threading.Thread(target=self._drain_stderr, daemon=True),
+        ]
+        for t in self._threads:
+            t.start()
+
+    def _drain_stdout(self):
+        fd = self.proc.stdout.fileno()
+        for chunk in iter(lambda: os.read(fd, 65536), b""):
+            with self._lock:
+                self._out.append(chunk)
+
+    def _drain_stderr(self):
+        for line in iter(self.proc.stderr.readline, b""):
+            with self._lock:
+                self._err.append(line)
+            if READY_MARK.encode() in line:
+                self._ready.set()
+
+    @property
+    def stderr(self):
+        with self._lock:
+            return b"".join(self._err).decode(errors="replace")
+
+    @property
+    def stdout(self):
+        with self._lock:
+            return b"".join(self._out).decode(errors="replace")
+
+    def wait_ready(self, timeout=READY_TIMEOUT_S):
+        deadline = time.monotonic() + timeout
+        while not self._ready.wait(0.05):
+            if self.proc.poll() is not None:
+                self._join()
+                if self._ready.is_set():
+                    break
+                pytest.fail(
+                    f"{' '.join(self.args)} exited with {self.proc.returncode} "
+                    f"before it printed {READY_MARK!r}; stderr:\n{self.stderr}",
+                    pytrace=False,
+                )
+            if time.monotonic() > deadline:
+                self.kill()
+                pytest.fail(
+                    f"{' '.join(self.args)} did not print {READY_MARK!r} within "
+                    f"{timeout} s; stderr so far:\n{self.stderr}",
+                    pytrace=False,
+                )
+        self.ready_stderr = self.stderr
+        return self
+
+    def send_signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def finish(self, timeout):
+        """Waits for the process to exit by itself; returns a Result."""
+        try:
+            self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            pytest.fail(
+                f"{' '.join(self.args)} did not exit within {timeout} s; "
+                f"stderr:\n{self.stderr}",
+                pytrace=False,
+            )
+        self._join()
+        return Result(self.args, self.proc.returncode, self.stdout, self.stderr)
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        self._join()
+
+    def _join(self):
+        for t in self._threads:
+            t.join(timeout=5)
+
+
+@pytest.fixture
+def start_spiketrace(spiketrace_bin):
+    """start_spiketrace(args) starts `spiketrace ARGS...` and returns the
+    Running once the ready line is on stderr (or fails the test)."""
+    started = []
+
+    def start(args, ready_timeout=READY_TIMEOUT_S):
+        running = Running([spiketrace_bin, *args])
+        started.append(running)
+        return running.wait_ready(ready_timeout)
+
+    yield start
+    for running in started:
+        running.kill()
+
+
+@pytest.fixture
+def run_spiketrace(spiketrace_bin):
+    """run_spiketrace(args, timeout=30, **popen_kwargs) -> Result."""
+
+    def run(args, timeout=30, prefix=(), binary=None, **kwargs):
+        argv = [str(a) for a in (*prefix, binary or spiketrace_bin, *args)]
+        try:
+            cp = subprocess.run(
+                argv,
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                timeout=timeout,
+                **kwargs,
+            )
+        except subprocess.TimeoutExpired as e:  # run() has killed it
+            err = (e.stderr or b"").decode(errors="replace")
+            pytest.fail(f"{' '.join(argv)} took over {timeout} s; stderr:\n{err}", pytrace=False)
+        return Result(
+            argv,
+            cp.returncode,
+            cp.stdout.decode(errors="replace"),
+            cp.stderr.decode(errors="replace"),
+        )
+
+    return run
+
+
+def _stop_cronjob(proc):
+    """SIGTERM first: st-cronjob then kills its tree and removes its cgroups."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture
+def run_cronjob(cronjob_bin):
+    """run_cronjob(args) runs st-cronjob to the end and returns its JSON:
+    {"cgroup_name", "cgroup_v2", "memcg", "controller_pid", "processes":
+    [{"pid", "ppid", "comm", "level"}], "exit_code"}."""
+
+    def run(args):
+        args = [str(a) for a in args]
+        hold_ms = int(args[args.index("--hold-ms") + 1]) if "--hold-ms" in args else 1500
+        timeout = hold_ms * 4 / 1000 + 15
+        proc = subprocess.Popen(
+            [str(cronjob_bin), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _stop_cronjob(proc)
+            pytest.fail(f"st-cronjob {' '.join(args)} ran over {timeout} s", pytrace=False)
+        finally:
+            _stop_cronjob(proc)
+        out = out.decode(errors="replace")
+        err = err.decode(errors="replace")
+        assert proc.returncode == 0, f"st-cronjob failed ({proc.returncode}): {err}"
+        try:
+            job = json.loads(out)
+        except ValueError:
+            pytest.fail(f"st-cronjob printed no JSON: {out!r} {err!r}", pytrace=False)
+        assert len(job["processes"]) == 5, job
+        return job
+
+    return run

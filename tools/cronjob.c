@@ -1,0 +1,880 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * st-cronjob: replays the process tree of scenario 1 (docs: SCENARIOS.md),
+ * a cron job that ends up starting daemons, inside a cgroup of its own.
+ *
+ *   controller (this program, not part of the tree)
+ *     A  level 1 ("cron")        moved into the cgroup(s), then exec'd
+ *       B  level 2 ("run-parts")
+ *         C  level 3 ("apt-update")
+ *           D  level 4 ("pkgd")   exits with --exit-code
+ *           E  level 4 ("fwupd")  exits with --exit-code
+ *
+ * Each tree process is this same binary exec'd through a symlink named after
+ * it, so the kernel gives it that comm (comm is the basename of the path
+ * passed to execve). Tree processes report "P pid ppid level starttime comm"
+ * on a pipe inherited from the controller (its fd is in ST_CRONJOB_FD), hold
+ * for --hold-ms, reap their children and exit. The controller then removes
+ * the cgroups and the symlink directory and prints one JSON object.
+ *
+ * On SIGINT/SIGTERM (or the hard 60 s alarm) the controller SIGKILLs the
+ * tree: every pid it knows, every pid left in the cgroups. It is a child
+ * subreaper, so orphans come back to it and are reaped; every tree process
+ * also has PR_SET_PDEATHSIG, so killing the controller outright takes the
+ * tree down with it (only the empty cgroups are then left behind).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PROG "st-cronjob"
+#define FD_ENV "ST_CRONJOB_FD"
+#define NNAMES 5
+#define NAME_MAX_LEN 15 /* TASK_COMM_LEN - 1: longer names would be cut */
+#define HOLD_MAX_MS 50000
+#define HARD_LIMIT_S 60
+#define KILL_WAIT_MS 5000
+#define RMDIR_WAIT_MS 2000
+
+#define USAGE                                                                                 \
+	"usage: " PROG " [--cgroup NAME] [--names A,B,C,D,E] [--hold-ms MS] [--exit-code N] " \
+	"[--pid-file F]"
+
+struct opts {
+	const char *cgroup;
+	const char *names_arg;
+	char names[NNAMES][NAME_MAX_LEN + 1];
+	long hold_ms;
+	long exit_code;
+	const char *pid_file;
+	/* Internal, set by the controller for the tree processes. */
+	long level;
+	const char *dir;
+};
+
+struct proc_rec {
+	long pid;
+	long ppid;
+	long level;
+	unsigned long long start; /* /proc/PID/stat starttime: guards against pid reuse */
+	char comm[NAME_MAX_LEN + 1];
+};
+
+enum { H_V2 = 0, H_MEM = 1, NHIER = 2 };
+
+static const char *const hier_name[NHIER] = { "cgroup2", "v1 memory" };
+
+struct ctl {
+	char mount[NHIER][PATH_MAX]; /* "" when the hierarchy is not mounted */
+	char cg_dir[NHIER][PATH_MAX]; /* the cgroup we made, "" if none */
+	int cg_err[NHIER]; /* errno of a failed mkdir or move */
+	char tmpdir[PATH_MAX]; /* "" once removed */
+	pid_t level1;
+	bool level1_reaped;
+	struct proc_rec procs[NNAMES];
+	int nprocs;
+};
+
+static volatile sig_atomic_t got_signal;
+static volatile sig_atomic_t got_alarm;
+
+static void on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+static void on_alarm(int sig)
+{
+	got_alarm = 1;
+}
+
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL); /* an interruption only shortens a poll interval */
+}
+
+static int parse_long(const char *s, long min, long max, long *out)
+{
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static bool valid_name(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max || !strcmp(s, ".") || !strcmp(s, ".."))
+		return false;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c <= ' ' || c >= 0x7f || c == '/' || c == ',' || c == '"' || c == '\\')
+			return false;
+	}
+	return true;
+}
+
+static int split_names(const char *arg, char names[NNAMES][NAME_MAX_LEN + 1])
+{
+	const char *p = arg;
+	int i;
+
+	for (i = 0; i < NNAMES; i++) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+		char buf[NAME_MAX_LEN + 2];
+
+		if ((comma == NULL) != (i == NNAMES - 1) || n > NAME_MAX_LEN)
+			return -1;
+		memcpy(buf, p, n);
+		buf[n] = '\0';
+		if (!valid_name(buf, NAME_MAX_LEN))
+			return -1;
+		strcpy(names[i], buf);
+		p = comma ? comma + 1 : p + n;
+	}
+	return 0;
+}
+
+static void usage_error(const char *what, const char *arg)
+{
+	fprintf(stderr, PROG ": %s%s%s (" USAGE ")\n", what, arg ? " " : "", arg ? arg : "");
+	exit(2);
+}
+
+static void parse_args(int argc, char **argv, struct opts *o)
+{
+	int i;
+
+	o->cgroup = NULL;
+	o->names_arg = "cron,run-parts,apt-update,pkgd,fwupd";
+	o->hold_ms = 1500;
+	o->exit_code = 0;
+	o->pid_file = NULL;
+	o->level = 0;
+	o->dir = NULL;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i];
+		const char *eq = strchr(a, '=');
+		size_t klen = eq ? (size_t)(eq - a) : strlen(a);
+		const char *val = NULL;
+		char key[32];
+
+		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+			printf("%s\n", USAGE);
+			exit(0);
+		}
+		if (strncmp(a, "--", 2) || klen >= sizeof(key))
+			usage_error("unknown argument", a);
+		memcpy(key, a, klen);
+		key[klen] = '\0';
+		if (eq)
+			val = eq + 1;
+		else if (i + 1 < argc)
+			val = argv[++i];
+		else
+			usage_error("missing value for", key);
+
+		if (!strcmp(key, "--cgroup")) {
+			o->cgroup = val;
+		} else if (!strcmp(key, "--names")) {
+			o->names_arg = val;
+		} else if (!strcmp(key, "--hold-ms")) {
+			if (parse_long(val, 0, HOLD_MAX_MS, &o->hold_ms))
+				usage_error("--hold-ms wants 0..50000, got", val);
+		} else if (!strcmp(key, "--exit-code")) {
+			if (parse_long(val, 0, 255, &o->exit_code))
+				usage_error("--exit-code wants 0..255, got", val);
+		} else if (!strcmp(key, "--pid-file")) {
+			if (!*val)
+				usage_error("--pid-file wants a path", NULL);
+			o->pid_file = val;
+		} else if (!strcmp(key, "--level")) {
+			if (parse_long(val, 1, 4, &o->level))
+				usage_error("--level (internal) wants 1..4, got", val);
+		} else if (!strcmp(key, "--dir")) {
+			o->dir = val;
+		} else {
+			usage_error("unknown option", key);
+		}
+	}
+	if (split_names(o->names_arg, o->names))
+		usage_error("--names wants 5 comma-separated names of 1..15 printable characters "
+			    "without '/', got",
+			    o->names_arg);
+	if (o->cgroup && !valid_name(o->cgroup, 200))
+		usage_error("--cgroup wants one path component without spaces or '/', got",
+			    o->cgroup);
+	if (o->level && !o->dir)
+		usage_error("--level is internal to the tree and needs --dir", NULL);
+}
+
+/* ---- tree processes ------------------------------------------------------ */
+
+static unsigned long long proc_starttime(long pid)
+{
+	char path[64], buf[1024];
+	unsigned long long start = 0;
+	ssize_t n;
+	char *p;
+	int fd, field;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strrchr(buf, ')'); /* comm may hold spaces: fields count from here */
+	if (!p)
+		return 0;
+	/* ") state" is field 3; starttime is field 22. */
+	for (field = 2; field < 22 && p; field++)
+		p = strchr(p + 1, ' ');
+	if (p)
+		start = strtoull(p + 1, NULL, 10);
+	return start;
+}
+
+static void send_line(int fd, const char *line)
+{
+	size_t len = strlen(line);
+
+	/* Shorter than PIPE_BUF: one write, never interleaved with others. */
+	if (write(fd, line, len) != (ssize_t)len)
+		fprintf(stderr, PROG ": write to the report pipe: %s\n", strerror(errno));
+}
+
+static void exec_level(const struct opts *o, long level, const char *name, int fd)
+{
+	char path[PATH_MAX], lvl[8], hold[16], code[8];
+	char *argv[12];
+	int n = 0;
+	char msg[128];
+
+	snprintf(path, sizeof(path), "%s/%s", o->dir, name);
+	snprintf(lvl, sizeof(lvl), "%ld", level);
+	snprintf(hold, sizeof(hold), "%ld", o->hold_ms);
+	snprintf(code, sizeof(code), "%ld", o->exit_code);
+	argv[n++] = (char *)name; /* argv[0] is the name, like the comm */
+	argv[n++] = "--level";
+	argv[n++] = lvl;
+	argv[n++] = "--dir";
+	argv[n++] = (char *)o->dir;
+	argv[n++] = "--names";
+	argv[n++] = (char *)o->names_arg;
+	argv[n++] = "--hold-ms";
+	argv[n++] = hold;
+	argv[n++] = "--exit-code";
+	argv[n++] = code;
+	argv[n] = NULL;
+	execv(path, argv);
+	snprintf(msg, sizeof(msg), "E %ld %s %d\n", level, name, errno);
+	send_line(fd, msg);
+	_exit(127);
+}
+
+static int run_tree(const struct opts *o)
+{
+	const char *env = getenv(FD_ENV);
+	pid_t kids[2];
+	int nkids = 0, first, last, i, status;
+	long fd_l, deadline;
+	char comm[32] = "", msg[128];
+	struct stat st;
+	int fd, cfd;
+
+	/* Die with the parent: a killed controller must not leave the tree. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	deadline = now_ms() + o->hold_ms;
+
+	if (parse_long(env, 0, INT_MAX, &fd_l) || fstat((int)fd_l, &st) || !S_ISFIFO(st.st_mode)) {
+		fprintf(stderr, PROG ": --level is internal: run " PROG " without it\n");
+		return 2;
+	}
+	fd = (int)fd_l;
+
+	cfd = open("/proc/self/comm", O_RDONLY | O_CLOEXEC);
+	if (cfd >= 0) {
+		ssize_t n = read(cfd, comm, sizeof(comm) - 1);
+
+		close(cfd);
+		comm[n > 0 ? n : 0] = '\0';
+		comm[strcspn(comm, "\n")] = '\0';
+	}
+	snprintf(msg, sizeof(msg), "P %ld %ld %ld %llu %s\n", (long)getpid(), (long)getppid(),
+		 o->level, proc_starttime(getpid()), comm);
+	send_line(fd, msg);
+
+	/* Level L starts names[L] (0-based); level 3 starts the two daemons. */
+	first = (int)o->level;
+	last = o->level == 3 ? 4 : (o->level == 4 ? -1 : first);
+	for (i = first; last >= 0 && i <= last; i++) {
+		pid_t pid = fork();
+
+		if (pid < 0) {
+			fprintf(stderr, PROG ": fork: %s\n", strerror(errno));
+			break;
+		}
+		if (pid == 0)
+			exec_level(o, o->level + 1, o->names[i], fd);
+		kids[nkids++] = pid;
+	}
+	close(fd);
+
+	for (;;) {
+		long left = deadline - now_ms();
+
+		if (left <= 0)
+			break;
+		sleep_ms(left);
+	}
+	for (i = 0; i < nkids; i++)
+		while (waitpid(kids[i], &status, 0) < 0 && errno == EINTR)
+			;
+	return o->level == 4 ? (int)o->exit_code : 0;
+}
+
+/* ---- controller ---------------------------------------------------------- */
+
+static void unescape_mountinfo(char *dst, size_t len, const char *src)
+{
+	size_t n = 0;
+
+	while (*src && n + 1 < len) {
+		if (src[0] == '\\' && src[1] >= '0' && src[1] <= '7' && src[2] >= '0' &&
+		    src[2] <= '7' && src[3] >= '0' && src[3] <= '7') {
+			dst[n++] =
+				(char)((src[1] - '0') * 64 + (src[2] - '0') * 8 + (src[3] - '0'));
+			src += 4;
+		} else {
+			dst[n++] = *src++;
+		}
+	}
+	dst[n] = '\0';
+}
+
+static bool has_option(const char *opts, const char *want)
+{
+	size_t wl = strlen(want);
+	const char *p = opts;
+
+	while (p && *p) {
+		const char *comma = strchr(p, ',');
+		size_t n = comma ? (size_t)(comma - p) : strlen(p);
+
+		if (n == wl && !strncmp(p, want, wl))
+			return true;
+		p = comma ? comma + 1 : NULL;
+	}
+	return false;
+}
+
+/* First cgroup2 mount and first v1 mount carrying the memory controller. */
+static void find_mounts(struct ctl *c)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char *line = NULL;
+	size_t cap = 0;
+
+	if (!f)
+		return;
+	while (getline(&line, &cap, f) > 0) {
+		char *field[64], *save = NULL, *tok;
+		int n = 0, sep = -1, i;
+
+		for (tok = strtok_r(line, " \n", &save); tok && n < 64;
+		     tok = strtok_r(NULL, " \n", &save))
+			field[n++] = tok;
+		for (i = 6; i < n; i++) {
+			if (!strcmp(field[i], "-")) {
+				sep = i;
+				break;
+			}
+		}
+		if (sep < 0 || sep + 3 >= n)
+			continue;
+		if (!strcmp(field[sep + 1], "cgroup2") && !c->mount[H_V2][0])
+			unescape_mountinfo(c->mount[H_V2], PATH_MAX, field[4]);
+		else if (!strcmp(field[sep + 1], "cgroup") && !c->mount[H_MEM][0] &&
+			 has_option(field[sep + 3], "memory"))
+			unescape_mountinfo(c->mount[H_MEM], PATH_MAX, field[4]);
+	}
+	free(line);
+	fclose(f);
+}
+
+static int write_file(const char *path, const char *data)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+	int err;
+
+	if (fd < 0)
+		return -errno;
+	n = write(fd, data, strlen(data));
+	err = n == (ssize_t)strlen(data) ? 0 : (n < 0 ? -errno : -EIO);
+	close(fd);
+	return err;
+}
+
+static void write_pid_file(const char *path, pid_t pid)
+{
+	char tmp[PATH_MAX], buf[32];
+	FILE *f;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp%ld", path, (long)getpid());
+	f = fopen(tmp, "we");
+	if (!f) {
+		fprintf(stderr, PROG ": --pid-file %s: %s\n", path, strerror(errno));
+		return;
+	}
+	snprintf(buf, sizeof(buf), "%ld\n", (long)pid);
+	fputs(buf, f);
+	/* rename() makes the file appear complete: readers never see a half pid. */
+	if (fclose(f) || rename(tmp, path)) {
+		fprintf(stderr, PROG ": --pid-file %s: %s\n", path, strerror(errno));
+		unlink(tmp);
+	}
+}
+
+/* SIGKILLs what is left in our cgroup; returns how many pids were listed. */
+static int kill_cgroup(const char *dir)
+{
+	char path[PATH_MAX + 16];
+	long pid;
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fscanf(f, "%ld", &pid) == 1) {
+		if (pid > 0)
+			kill((pid_t)pid, SIGKILL);
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+static void reap(struct ctl *c)
+{
+	pid_t w;
+	int status;
+
+	while ((w = waitpid(-1, &status, WNOHANG)) > 0)
+		if (w == c->level1)
+			c->level1_reaped = true;
+}
+
+static void kill_tree(struct ctl *c)
+{
+	long long deadline = now_ms() + KILL_WAIT_MS;
+	int i, h;
+
+	for (;;) {
+		int left = 0;
+
+		if (c->level1 > 0 && !c->level1_reaped)
+			kill(c->level1, SIGKILL);
+		for (i = 0; i < c->nprocs; i++) {
+			/* Only if it is still the same process, never a reused pid. */
+			if (c->procs[i].start &&
+			    proc_starttime(c->procs[i].pid) == c->procs[i].start)
+				kill((pid_t)c->procs[i].pid, SIGKILL);
+		}
+		for (h = 0; h < NHIER; h++)
+			if (c->cg_dir[h][0])
+				left += kill_cgroup(c->cg_dir[h]);
+		reap(c);
+		/* A subreaper with no children left: the whole tree is gone. */
+		if (!left && waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD)
+			return;
+		if (now_ms() > deadline) {
+			fprintf(stderr,
+				PROG ": warning: tree processes still alive after SIGKILL\n");
+			return;
+		}
+		sleep_ms(20);
+	}
+}
+
+static void cleanup(struct ctl *c, const struct opts *o)
+{
+	int h, i;
+
+	for (h = 0; h < NHIER; h++) {
+		long long deadline = now_ms() + RMDIR_WAIT_MS;
+
+		if (!c->cg_dir[h][0])
+			continue;
+		/* The last task may still be leaving the cgroup: EBUSY for a moment. */
+		while (rmdir(c->cg_dir[h]) && errno == EBUSY && now_ms() < deadline)
+			sleep_ms(20);
+		if (access(c->cg_dir[h], F_OK) == 0)
+			fprintf(stderr, PROG ": warning: could not remove cgroup %s: %s\n",
+				c->cg_dir[h], strerror(errno));
+		c->cg_dir[h][0] = '\0';
+	}
+	if (c->tmpdir[0]) {
+		for (i = 0; i < NNAMES; i++) {
+			char path[PATH_MAX + NAME_MAX_LEN + 2];
+
+			snprintf(path, sizeof(path), "%s/%s", c->tmpdir, o->names[i]);
+			unlink(path);
+		}
+		rmdir(c->tmpdir);
+		c->tmpdir[0] = '\0';
+	}
+}
+
+static void fail(struct ctl *c, const struct opts *o, const char *fmt, const char *arg, int err)
+{
+	kill_tree(c);
+	cleanup(c, o);
+	fprintf(stderr, PROG ": ");
+	fprintf(stderr, fmt, arg);
+	if (err)
+		fprintf(stderr, ": %s", strerror(err));
+	fprintf(stderr, "\n");
+	exit(1);
+}
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+static int cmp_proc(const void *a, const void *b)
+{
+	const struct proc_rec *x = a, *y = b;
+
+	if (x->level != y->level)
+		return x->level < y->level ? -1 : 1;
+	return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+static void print_json(struct ctl *c, const struct opts *o, const char *name, bool used[NHIER])
+{
+	int i;
+
+	qsort(c->procs, (size_t)c->nprocs, sizeof(c->procs[0]), cmp_proc);
+	printf("{\"cgroup_name\": ");
+	json_str(name);
+	for (i = 0; i < NHIER; i++) {
+		printf(", \"%s\": ", i == H_V2 ? "cgroup_v2" : "memcg");
+		if (used[i])
+			printf("\"/%s\"", name); /* validated: nothing to escape */
+		else
+			printf("null");
+	}
+	printf(", \"controller_pid\": %ld, \"processes\": [", (long)getpid());
+	for (i = 0; i < c->nprocs; i++) {
+		printf("%s{\"pid\": %ld, \"ppid\": %ld, \"comm\": ", i ? ", " : "", c->procs[i].pid,
+		       c->procs[i].ppid);
+		json_str(c->procs[i].comm);
+		printf(", \"level\": %ld}", c->procs[i].level);
+	}
+	printf("], \"hold_ms\": %ld, \"exit_code\": %ld}\n", o->hold_ms, o->exit_code);
+	fflush(stdout);
+}
+
+/* Handles one line from the tree; returns an error message or NULL. */
+static const char *handle_line(struct ctl *c, char *line, char *err, size_t errlen)
+{
+	struct proc_rec p = { 0 };
+	char comm[64];
+	long level;
+	int e;
+
+	if (line[0] == 'P' && c->nprocs < NNAMES &&
+	    sscanf(line, "P %ld %ld %ld %llu %15s", &p.pid, &p.ppid, &p.level, &p.start, p.comm) ==
+		    5) {
+		c->procs[c->nprocs++] = p;
+		return NULL;
+	}
+	if (line[0] == 'E' && sscanf(line, "E %ld %63s %d", &level, comm, &e) == 3) {
+		snprintf(err, errlen, "level %ld (%s) could not exec: %s", level, comm,
+			 strerror(e));
+		return err;
+	}
+	snprintf(err, errlen, "unexpected report from the tree: %.60s", line);
+	return err;
+}
+
+static int run_controller(const struct opts *o)
+{
+	struct ctl c;
+	char name[256], exe[PATH_MAX], buf[4096], err[512];
+	struct sigaction sa;
+	bool used[NHIER] = { false, false };
+	size_t have = 0;
+	long long deadline;
+	ssize_t n;
+	int pfd[2], h, i, status;
+	pid_t pid;
+
+	memset(&c, 0, sizeof(c));
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal; /* no SA_RESTART: poll() and waits return EINTR */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sa.sa_handler = on_alarm;
+	sigaction(SIGALRM, &sa, NULL);
+	alarm(HARD_LIMIT_S);
+	deadline = now_ms() + o->hold_ms * 4 + 5000;
+
+	if (o->cgroup)
+		snprintf(name, sizeof(name), "%s", o->cgroup);
+	else
+		snprintf(name, sizeof(name), PROG "-%ld", (long)getpid());
+
+	/* Orphans of a killed tree come back to us, so we can reap them. */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+	find_mounts(&c);
+	for (h = 0; h < NHIER; h++) {
+		if (!c.mount[h][0]) {
+			c.cg_err[h] = ENOENT;
+			continue;
+		}
+		snprintf(c.cg_dir[h], PATH_MAX, "%.3800s/%s", c.mount[h], name);
+		if (mkdir(c.cg_dir[h], 0755)) {
+			int e = errno;
+
+			c.cg_dir[h][0] = '\0';
+			if (e == EEXIST)
+				fail(&c, o, "cgroup %s already exists; pick another --cgroup name",
+				     name, 0);
+			c.cg_err[h] = e;
+		}
+	}
+	if (!c.cg_dir[H_V2][0] && !c.cg_dir[H_MEM][0]) {
+		size_t len = 0;
+
+		for (h = 0; h < NHIER; h++)
+			len += (size_t)snprintf(err + len, sizeof(err) - len, "%s%s: %s",
+						h ? "; " : "", hier_name[h],
+						c.mount[h][0] ? strerror(c.cg_err[h]) :
+								"not mounted");
+		if (c.cg_err[H_V2] == EACCES || c.cg_err[H_V2] == EPERM ||
+		    c.cg_err[H_MEM] == EACCES || c.cg_err[H_MEM] == EPERM)
+			fail(&c, o, "cannot create the cgroup (%s); run as root", err, 0);
+		fail(&c, o,
+		     "cannot create the cgroup (%s); mount cgroup2 or the v1 memory controller",
+		     err, 0);
+	}
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		fail(&c, o, "readlink %s", "/proc/self/exe", errno);
+	exe[n] = '\0';
+	snprintf(c.tmpdir, sizeof(c.tmpdir), "/tmp/" PROG ".XXXXXX");
+	if (!mkdtemp(c.tmpdir)) {
+		int e = errno;
+
+		c.tmpdir[0] = '\0';
+		fail(&c, o, "mkdtemp in %s", "/tmp", e);
+	}
+	chmod(c.tmpdir, 0755);
+	for (i = 0; i < NNAMES; i++) {
+		char link[PATH_MAX + NAME_MAX_LEN + 2];
+
+		snprintf(link, sizeof(link), "%s/%s", c.tmpdir, o->names[i]);
+		if (symlink(exe, link) && errno != EEXIST) /* names may repeat */
+			fail(&c, o, "symlink %s", link, errno);
+	}
+
+	if (pipe2(pfd, O_CLOEXEC))
+		fail(&c, o, "pipe: %s", strerror(errno), 0);
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		fail(&c, o, "fork: %s", strerror(errno), 0);
+	if (pid == 0) {
+		struct opts lo = *o;
+		char fdstr[16], pidstr[32];
+		int nul = open("/dev/null", O_RDWR | O_CLOEXEC);
+		bool moved = false;
+
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		close(pfd[0]);
+		/* The tree must not hold our stdout open (callers read it to EOF). */
+		if (nul >= 0) {
+			dup2(nul, 0);
+			dup2(nul, 1);
+		}
+		snprintf(pidstr, sizeof(pidstr), "%ld\n", (long)getpid());
+		for (h = 0; h < NHIER; h++) {
+			char procs[PATH_MAX + 16], msg[64];
+			int e;
+
+			if (!c.cg_dir[h][0])
+				continue;
+			snprintf(procs, sizeof(procs), "%s/cgroup.procs", c.cg_dir[h]);
+			e = write_file(procs, pidstr);
+			if (e) {
+				snprintf(msg, sizeof(msg), "M %d %d\n", h, -e);
+				send_line(pfd[1], msg);
+			} else {
+				moved = true;
+			}
+		}
+		if (!moved)
+			_exit(1);
+		fcntl(pfd[1], F_SETFD, 0); /* inherited by the whole tree */
+		snprintf(fdstr, sizeof(fdstr), "%d", pfd[1]);
+		setenv(FD_ENV, fdstr, 1);
+		lo.dir = c.tmpdir;
+		exec_level(&lo, 1, o->names[0], pfd[1]);
+	}
+	c.level1 = pid;
+	close(pfd[1]);
+	if (o->pid_file)
+		write_pid_file(o->pid_file, pid);
+
+	/* Read reports until every tree process has closed the pipe. */
+	for (;;) {
+		struct pollfd p = { .fd = pfd[0], .events = POLLIN };
+		char *nl;
+
+		if (got_signal) {
+			int sig = got_signal;
+
+			kill_tree(&c);
+			cleanup(&c, o);
+			fprintf(stderr, PROG ": %s: tree killed, cgroups removed\n",
+				sig == SIGINT ? "interrupted" : "terminated");
+			return 128 + sig;
+		}
+		if (got_alarm || now_ms() > deadline)
+			fail(&c, o, "the tree did not finish in time (%s); killed it",
+			     got_alarm ? "60 s hard limit" : "4 x hold-ms + 5 s", 0);
+		if (poll(&p, 1, 200) <= 0)
+			continue;
+		n = read(pfd[0], buf + have, sizeof(buf) - 1 - have);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		buf[have] = '\0';
+		while ((nl = strchr(buf, '\n'))) {
+			*nl = '\0';
+			if (buf[0] == 'M') {
+				int hh, e;
+
+				if (sscanf(buf, "M %d %d", &hh, &e) == 2 && hh >= 0 && hh < NHIER &&
+				    c.cg_dir[hh][0]) {
+					c.cg_err[hh] = e;
+					rmdir(c.cg_dir[hh]); /* unused: nothing was moved in */
+					c.cg_dir[hh][0] = '\0';
+				}
+			} else if (handle_line(&c, buf, err, sizeof(err))) {
+				fail(&c, o, "%s", err, 0);
+			}
+			have -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, have + 1);
+		}
+		if (have >= sizeof(buf) - 1)
+			fail(&c, o, "%s", "garbage on the report pipe", 0);
+	}
+	close(pfd[0]);
+
+	while (!c.level1_reaped) {
+		pid_t w = waitpid(c.level1, &status, WNOHANG);
+
+		if (w == c.level1) {
+			c.level1_reaped = true;
+			break;
+		}
+		if (got_signal || got_alarm || now_ms() > deadline)
+			break; /* handled right below */
+		sleep_ms(20);
+	}
+	if (got_signal) {
+		int sig = got_signal;
+
+		kill_tree(&c);
+		cleanup(&c, o);
+		fprintf(stderr, PROG ": %s: tree killed, cgroups removed\n",
+			sig == SIGINT ? "interrupted" : "terminated");
+		return 128 + sig;
+	}
+	if (!c.level1_reaped)
+		fail(&c, o, "%s", "the tree did not finish in time; killed it", 0);
+	if (!c.cg_dir[H_V2][0] && !c.cg_dir[H_MEM][0])
+		fail(&c, o, "could not move the tree into cgroup %s; run as root", name, 0);
+	if (c.nprocs != NNAMES || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		snprintf(err, sizeof(err),
+			 "the tree failed: %d of %d processes reported, level 1 %s %d", c.nprocs,
+			 NNAMES, WIFEXITED(status) ? "exited" : "killed by signal",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+		fail(&c, o, "%s", err, 0);
+	}
+	kill_tree(&c); /* reaps stragglers; normally there are none */
+	for (h = 0; h < NHIER; h++)
+		used[h] = c.cg_dir[h][0] != '\0';
+	cleanup(&c, o);
+	print_json(&c, o, name, used);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct opts o;
+
+	parse_args(argc, argv, &o);
+	if (o.level)
+		return run_tree(&o);
+	return run_controller(&o);
+}

@@ -1,0 +1,97 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#include "kfeatures.h"
+#include "features.skel.h"
+#include "log.h"
+
+static struct btf *vmlinux_btf;
+
+static const char *const tracefs_dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
+
+/* Loads and attaches exactly one calibration program: the honest test. */
+static bool try_prog(const char *which)
+{
+	struct features_bpf *skel = features_bpf__open();
+	struct bpf_program *p, *want = NULL;
+	struct bpf_link *link;
+	bool ok = false;
+
+	if (!skel)
+		return false;
+	bpf_object__for_each_program(p, skel->obj)
+	{
+		bool me = !strcmp(bpf_program__name(p), which);
+
+		bpf_program__set_autoload(p, me);
+		if (me)
+			want = p;
+	}
+	if (want && !features_bpf__load(skel)) {
+		link = bpf_program__attach(want);
+		ok = link != NULL;
+		bpf_link__destroy(link);
+	}
+	features_bpf__destroy(skel);
+	log_dbg("feature probe %s: %s", which, ok ? "yes" : "no");
+	return ok;
+}
+
+void features_probe(struct features *f, const char *btf_path)
+{
+	size_t i;
+
+	memset(f, 0, sizeof(*f));
+	f->btf_path = btf_path ? btf_path : "/sys/kernel/btf/vmlinux";
+	for (i = 0; i < sizeof(tracefs_dirs) / sizeof(tracefs_dirs[0]); i++) {
+		char p[128];
+
+		snprintf(p, sizeof(p), "%s/events", tracefs_dirs[i]);
+		if (!access(p, F_OK)) {
+			f->tracefs = true;
+			snprintf(f->tracefs_path, sizeof(f->tracefs_path), "%s", tracefs_dirs[i]);
+			break;
+		}
+	}
+	if (!vmlinux_btf)
+		vmlinux_btf = btf__parse(f->btf_path, NULL);
+	f->btf = vmlinux_btf != NULL;
+	f->ringbuf = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1;
+	if (!f->btf)
+		return;
+	f->tp_btf = try_prog("probe_tp_btf");
+	f->fentry = try_prog("probe_fentry");
+	f->kprobe = try_prog("probe_kprobe");
+}
+
+bool feat_btf_tp(const struct features *f, const char *name)
+{
+	char tn[128];
+
+	if (!f->tp_btf || !vmlinux_btf)
+		return false;
+	snprintf(tn, sizeof(tn), "btf_trace_%s", name);
+	return btf__find_by_name_kind(vmlinux_btf, tn, BTF_KIND_TYPEDEF) >= 0;
+}
+
+bool feat_tracepoint(const struct features *f, const char *cat, const char *name)
+{
+	char p[256];
+
+	if (!f->tracefs)
+		return false;
+	snprintf(p, sizeof(p), "%s/events/%s/%s", f->tracefs_path, cat, name);
+	return access(p, F_OK) == 0;
+}
+
+void features_free(void)
+{
+	btf__free(vmlinux_btf);
+	vmlinux_btf = NULL;
+}

@@ -1,0 +1,308 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* spiketrace: which cause made this box spike. Subcommands, perf-style. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "json.h"
+#include "log.h"
+#include "report.h"
+#include "spine.h"
+#include "stream.h"
+
+#define ST_VERSION "0.1.0"
+
+void spine_rec_header(struct rec_header *h, unsigned int concerns_mask);
+
+struct cmd {
+	const char *name;
+	unsigned int opts;
+	int (*run)(struct options *o);
+	const char *summary;
+	const char *usage;
+};
+
+static const char record_usage[] =
+	"Usage: spiketrace record [-d SECS] [-o FILE] [--only LIST] [-p PID] [-c CGROUP]\n"
+	"Record every concern (or --only LIST) into FILE (default spiketrace.rec).\n"
+	"\n"
+	"  -d, --duration SECS  stop after SECS (default: at SIGINT/SIGTERM)\n"
+	"  -o, --output FILE    recording to write (replaced if it exists, never a symlink)\n"
+	"      --only LIST      comma list of concerns: proc\n"
+	"  -p, --pid PID        only this process and its descendants\n"
+	"  -c, --cgroup PATH    only this cgroup and below (cgroup2 or v1 memory path)\n"
+	"      --btf FILE       kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
+	"      --ringbuf-kb N   ring buffer size per concern (power of two)\n"
+	"  -v, --verbose        more diagnostics (-vv: libbpf debug)\n"
+	"\n"
+	"Examples:\n"
+	"  spiketrace record -d 60 -o spike.rec\n"
+	"  spiketrace report spike.rec\n";
+
+static const char report_usage[] =
+	"Usage: spiketrace report [FILE] [--format text|json] [-o OUT]\n"
+	"Explain a recording: ranked causes, their processes, the events in time order.\n"
+	"\n"
+	"  --format FMT   text (default) or json\n"
+	"  -o, --output   write to OUT instead of stdout\n"
+	"\n"
+	"Examples:\n"
+	"  spiketrace report spike.rec\n"
+	"  spiketrace report spike.rec --format json | jq '.causes[0]'\n";
+
+static const char proc_usage[] =
+	"Usage: spiketrace proc [--json] [-d SECS] [-p PID] [-c CGROUP]\n"
+	"Stream process execs and exits with their lineage, like execsnoop.\n"
+	"\n"
+	"  --json         one JSON object per line, each with \"type\"\n"
+	"  -d SECS        stop after SECS\n"
+	"  -p PID         only this process and its descendants\n"
+	"  -c CGROUP      only this cgroup and below\n"
+	"\n"
+	"Examples:\n"
+	"  spiketrace proc\n"
+	"  spiketrace proc --json -d 10 | jq -c 'select(.type==\"exec\") | .lineage'\n";
+
+static const char features_usage[] =
+	"Usage: spiketrace features [--json]\n"
+	"Print what this kernel supports and which program variant each concern uses.\n";
+
+static int write_to(const char *path, FILE **out)
+{
+	if (!path) {
+		*out = stdout;
+		return 0;
+	}
+	*out = fopen(path, "w");
+	if (!*out) {
+		log_err("cannot write %s: %s", path, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+static int close_out(FILE *out, const char *path)
+{
+	if (fflush(out) || ferror(out)) {
+		log_err("writing %s failed: %s", path ? path : "stdout", strerror(errno));
+		if (out != stdout)
+			fclose(out);
+		return 1;
+	}
+	if (out != stdout && fclose(out)) {
+		log_err("writing %s failed: %s", path, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+/* Runs the selected concerns live until -d or a signal. */
+static int trace(struct options *o, struct model *m, struct rec_writer *rec, const char *what)
+{
+	struct spine sp = { 0 };
+	char desc[256];
+	int rc;
+
+	if (spine_preflight(o, &sp.feat)) {
+		if (rec)
+			rec_close(rec, NULL);
+		return 1;
+	}
+	rc = spine_start(&sp, o, m, rec);
+	if (!rc) {
+		spine_describe(&sp, desc, sizeof(desc));
+		fprintf(stderr, "spiketrace: tracing %s%s (Ctrl-C to stop)\n", desc, what);
+		rc = spine_run(&sp);
+	}
+	if (rc && sp.rec == NULL)
+		rec = NULL;
+	spine_stop(&sp);
+	if (sp.rec_err && !rc) {
+		log_err("writing the recording failed: %s", strerror(-sp.rec_err));
+		rc = 1;
+	}
+	if (st_exiting)
+		log_dbg("stopped by signal %d", (int)st_exiting);
+	return rc;
+}
+
+static int cmd_record(struct options *o)
+{
+	const char *path = o->output ? o->output : "spiketrace.rec";
+	struct rec_header h;
+	struct rec_writer *rec;
+	struct model *m;
+	char what[300];
+	int rc;
+
+	spine_rec_header(&h, o->concerns ? o->concerns : ~0u);
+	rec = rec_create(path, &h);
+	if (!rec) {
+		if (errno == ELOOP)
+			log_err("refusing to write %s: it is a symlink", path);
+		else
+			log_err("cannot create %s: %s", path, strerror(errno));
+		return 1;
+	}
+	m = model_new(h.start_mono_ns);
+	if (!m) {
+		rec_close(rec, NULL);
+		log_err("out of memory");
+		return 1;
+	}
+	snprintf(what, sizeof(what), ", recording to %.200s", path);
+	rc = trace(o, m, rec, what);
+	if (!rc)
+		fprintf(stderr, "spiketrace: wrote %s (%zu processes seen); see: spiketrace report %s\n",
+			path, m->nprocs, path);
+	model_free(m);
+	return rc;
+}
+
+static int cmd_report(struct options *o)
+{
+	const char *path = o->input ? o->input : "spiketrace.rec";
+	const char *fmt = o->format ? o->format : "text";
+	struct model *m;
+	FILE *out;
+	int rc;
+
+	if (strcmp(fmt, "text") && strcmp(fmt, "json")) {
+		log_err("report: unknown format '%s' (text, json)", fmt);
+		return 2;
+	}
+	m = model_new(0);
+	if (!m) {
+		log_err("out of memory");
+		return 1;
+	}
+	rc = spine_replay(path, m);
+	if (!rc)
+		rc = write_to(o->output, &out);
+	if (!rc) {
+		if (!strcmp(fmt, "json"))
+			report_json(m, out);
+		else
+			report_text(m, out, path);
+		rc = close_out(out, o->output);
+	}
+	model_free(m);
+	return rc;
+}
+
+static int cmd_proc(struct options *o)
+{
+	struct stream s = { .out = stdout, .json = o->json };
+	struct model *m = model_new(now_mono_ns());
+	int rc;
+
+	if (!m) {
+		log_err("out of memory");
+		return 1;
+	}
+	s.m = m;
+	o->concerns = concern_by_name("proc")->bit;
+	model_listen(m, stream_event, &s);
+	rc = trace(o, m, NULL, "");
+	model_free(m);
+	return rc;
+}
+
+static int cmd_features(struct options *o)
+{
+	struct features f;
+	struct json_w *w;
+
+	if (spine_preflight(o, &f))
+		return 1;
+	if (!o->json) {
+		printf("btf:      %s (%s)\n", f.btf ? "yes" : "no", f.btf_path);
+		printf("ringbuf:  %s\n", f.ringbuf ? "yes" : "no");
+		printf("tp_btf:   %s\n", f.tp_btf ? "yes" : "no");
+		printf("fentry:   %s\n", f.fentry ? "yes" : "no");
+		printf("kprobe:   %s\n", f.kprobe ? "yes" : "no");
+		printf("tracefs:  %s\n", f.tracefs ? f.tracefs_path : "no");
+		printf("proc:     exec=%s fork=%s exit=%s\n",
+		       feat_btf_tp(&f, "sched_process_exec") ? "tp_btf" : "tracepoint",
+		       feat_btf_tp(&f, "sched_process_fork") ? "tp_btf" : "tracepoint",
+		       feat_btf_tp(&f, "sched_process_exit") ? "tp_btf" : "tracepoint");
+		features_free();
+		return 0;
+	}
+	w = json_new(stdout, true);
+	json_obj_begin(w);
+	json_kbool(w, "btf", f.btf);
+	json_kbool(w, "ringbuf", f.ringbuf);
+	json_kbool(w, "tp_btf", f.tp_btf);
+	json_kbool(w, "fentry", f.fentry);
+	json_kbool(w, "kprobe", f.kprobe);
+	json_kstr(w, "tracefs", f.tracefs ? f.tracefs_path : NULL);
+	json_key(w, "proc");
+	json_obj_begin(w);
+	json_kstr(w, "exec", feat_btf_tp(&f, "sched_process_exec") ? "tp_btf" : "tracepoint");
+	json_kstr(w, "fork", feat_btf_tp(&f, "sched_process_fork") ? "tp_btf" : "tracepoint");
+	json_kstr(w, "exit", feat_btf_tp(&f, "sched_process_exit") ? "tp_btf" : "tracepoint");
+	json_obj_end(w);
+	json_obj_end(w);
+	json_free(w);
+	features_free();
+	return 0;
+}
+
+static const struct cmd cmds[] = {
+	{ "record", OPT_TRACING | OPT_OUTPUT | OPT_ONLY | OPT_FREQ, cmd_record,
+	  "record every concern into a file", record_usage },
+	{ "report", OPT_FORMAT | OPT_OUTPUT | OPT_INPUT, cmd_report,
+	  "explain a recording (text, json)", report_usage },
+	{ "proc", OPT_TRACING | OPT_JSON, cmd_proc, "stream execs and exits with lineage",
+	  proc_usage },
+	{ "features", OPT_JSON | OPT_BTF, cmd_features, "what this kernel supports",
+	  features_usage },
+};
+
+static void usage(FILE *out)
+{
+	size_t i;
+
+	fprintf(out, "Usage: spiketrace COMMAND [OPTIONS]\n"
+		     "Tells which cause (job, process tree, cgroup) made a Linux box spike.\n\n"
+		     "Commands:\n");
+	for (i = 0; i < ARRAY_SIZE(cmds); i++)
+		fprintf(out, "  %-10s %s\n", cmds[i].name, cmds[i].summary);
+	fprintf(out, "\nspiketrace COMMAND --help shows its options; man spiketrace has more.\n");
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { 0 };
+	size_t i;
+	int rc;
+
+	log_init();
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+		printf("spiketrace %s\n", ST_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--features"))
+		argv[1] = "features";
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
+		if (strcmp(argv[1], cmds[i].name))
+			continue;
+		rc = opts_parse(argc - 1, argv + 1, cmds[i].opts, cmds[i].usage, &o);
+		if (rc)
+			return rc < 0 ? 0 : rc;
+		return cmds[i].run(&o);
+	}
+	log_err("unknown command '%s' (see spiketrace --help)", argv[1]);
+	return 2;
+}

@@ -1,0 +1,624 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cause.h"
+#include "model.h"
+
+#define KTHREADD_PID 2
+
+struct model *model_new(uint64_t t0)
+{
+	struct model *m = calloc(1, sizeof(*m));
+
+	if (!m)
+		return NULL;
+	m->t0 = t0;
+	m->procs_tail = &m->procs;
+	return m;
+}
+
+static void job_free(struct job *j)
+{
+	free(j->key);
+	free(j->name);
+	free(j->procs);
+	free(j);
+}
+
+void model_free(struct model *m)
+{
+	struct proc *p, *pn;
+	struct job *j, *jn;
+	size_t it = 0;
+	void *v;
+
+	if (!m)
+		return;
+	for (p = m->procs; p; p = pn) {
+		pn = p->next;
+		free(p->filename);
+		free(p->args);
+		free(p);
+	}
+	for (j = m->jobs; j; j = jn) {
+		jn = j->next;
+		job_free(j);
+	}
+	while (hmap_next(&m->strings, &it, NULL, &v))
+		free(v);
+	hmap_free(&m->strings);
+	hmap_free(&m->live);
+	hmap_free(&m->cgroups[0]);
+	hmap_free(&m->cgroups[1]);
+	hmap_free(&m->jobs_by_key);
+	free(m->marks);
+	free(m);
+}
+
+void model_listen(struct model *m, model_cb cb, void *ctx)
+{
+	m->cb = cb;
+	m->cb_ctx = ctx;
+}
+
+double model_time_s(const struct model *m, uint64_t ts)
+{
+	if (ts < m->t0)
+		return 0;
+	return (double)(ts - m->t0) / 1e9;
+}
+
+static uint64_t str_hash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
+
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+	return h ? h : 1;
+}
+
+const char *model_intern(struct model *m, const char *s)
+{
+	uint64_t h;
+	char *v;
+
+	if (!s)
+		return NULL;
+	/* Linear probing on the hash key itself resolves rare collisions. */
+	for (h = str_hash(s);; h = h + 1 ? h + 1 : 1) {
+		v = hmap_get(&m->strings, h);
+		if (!v)
+			break;
+		if (!strcmp(v, s))
+			return v;
+	}
+	v = strdup(s);
+	if (!v || hmap_put(&m->strings, h, v)) {
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
+void model_cgroup_set(struct model *m, enum cg_hier h, uint64_t id, const char *path)
+{
+	const char *p = model_intern(m, path);
+
+	if (p && id && h <= CG_MEM)
+		hmap_put(&m->cgroups[h], id, (void *)p);
+}
+
+const char *model_cgroup(const struct model *m, enum cg_hier h, uint64_t id)
+{
+	if (h > CG_MEM)
+		return NULL;
+	return hmap_get(&m->cgroups[h], id);
+}
+
+struct proc *model_find(const struct model *m, uint32_t pid)
+{
+	return hmap_get(&m->live, pid);
+}
+
+static struct proc *proc_new(struct model *m, uint32_t pid)
+{
+	struct proc *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->pid = pid;
+	*m->procs_tail = p;
+	m->procs_tail = &p->next;
+	m->nprocs++;
+	if (hmap_put(&m->live, pid, p))
+		m->lost_user++;
+	return p;
+}
+
+static void set_str(char **dst, const char *src, size_t len)
+{
+	char *n = malloc(len + 1);
+
+	if (!n)
+		return;
+	memcpy(n, src, len);
+	n[len] = '\0';
+	free(*dst);
+	*dst = n;
+}
+
+static void emit(struct model *m, enum mev_kind k, uint64_t ts, struct proc *p)
+{
+	struct mev ev = { .kind = k, .ts = ts, .p = p };
+
+	if (m->cb)
+		m->cb(m->cb_ctx, &ev);
+}
+
+void model_mark(struct model *m, uint64_t ts, uint32_t pid, enum mark_kind k, const char *detail)
+{
+	struct mark *mk;
+
+	if (m->nmarks == m->marks_cap) {
+		size_t cap = m->marks_cap ? m->marks_cap * 2 : 256;
+		struct mark *n = realloc(m->marks, cap * sizeof(*n));
+
+		if (!n) {
+			m->lost_user++;
+			return;
+		}
+		m->marks = n;
+		m->marks_cap = cap;
+	}
+	mk = &m->marks[m->nmarks++];
+	mk->ts = ts;
+	mk->pid = pid;
+	mk->kind = k;
+	st_strlcpy(mk->detail, detail ? detail : "", sizeof(mk->detail));
+}
+
+void model_seed(struct model *m, const struct rec_proc_seed *s)
+{
+	struct proc *p = model_find(m, s->pid);
+
+	if (p && !p->exited)
+		return; /* already known from an event */
+	p = proc_new(m, s->pid);
+	if (!p)
+		return;
+	p->seeded = true;
+	p->ppid = s->ppid;
+	p->uid = s->uid;
+	p->kthread = s->kthread;
+	st_strfix(p->comm, sizeof(p->comm), s->comm, sizeof(s->comm));
+	set_str(&p->filename, s->filename, strnlen(s->filename, sizeof(s->filename)));
+	p->args_len = s->args_len < sizeof(s->args) ? s->args_len : sizeof(s->args);
+	set_str(&p->args, s->args, p->args_len);
+	p->cg_v2 = s->cg_v2[0] ? model_intern(m, s->cg_v2) : NULL;
+	p->cg_mem = s->cg_mem[0] ? model_intern(m, s->cg_mem) : NULL;
+	/* Seeds arrive in pid order, not parent first: link lazily. */
+	p->parent = NULL;
+}
+
+static struct proc *parent_of(struct model *m, struct proc *p)
+{
+	struct proc *pp;
+
+	if (p->parent || !p->ppid || p->ppid == p->pid)
+		return p->parent;
+	pp = model_find(m, p->ppid);
+	if (pp && pp != p && (!pp->exited || pp->exit_ns >= p->seen_ns))
+		p->parent = pp;
+	return p->parent;
+}
+
+/* A fork or exec for pid: the live entry if it is this process, else a new one. */
+static struct proc *proc_for_event(struct model *m, uint32_t pid, uint64_t ts, uint64_t start_ns,
+				   bool *is_new)
+{
+	struct proc *p = model_find(m, pid);
+
+	*is_new = false;
+	if (p && !p->exited && (p->seeded || !start_ns || !p->start_ns || p->start_ns == start_ns))
+		return p;
+	if (p && !p->exited) {
+		/* The exit of the previous holder of this pid was lost. */
+		p->exited = true;
+		p->exit_ns = ts;
+		p->exit_status = (uint32_t)-1;
+	}
+	p = proc_new(m, pid);
+	if (p) {
+		*is_new = true;
+		p->seen_ns = ts;
+	}
+	return p;
+}
+
+void model_fork(struct model *m, uint64_t ts, uint32_t pid, uint32_t ppid, uint64_t start_ns,
+		const char *comm, const char *cg_v2, const char *cg_mem)
+{
+	bool is_new;
+	struct proc *p = proc_for_event(m, pid, ts, start_ns, &is_new);
+
+	if (!p)
+		return;
+	if (is_new) {
+		p->ppid = ppid;
+		p->start_ns = start_ns;
+		st_strlcpy(p->comm, comm, sizeof(p->comm));
+		p->cg_v2 = model_intern(m, cg_v2);
+		p->cg_mem = model_intern(m, cg_mem);
+		parent_of(m, p);
+		if (p->parent) {
+			p->uid = p->parent->uid;
+			p->kthread = p->parent->kthread || p->parent->pid == KTHREADD_PID;
+			if (!p->filename && p->parent->filename)
+				p->filename = strdup(p->parent->filename);
+		}
+	} else if (!p->seen_ns) {
+		p->seen_ns = ts; /* seeded after attach, fork seen too */
+		p->start_ns = start_ns;
+	}
+	p->job = NULL;
+	emit(m, MEV_FORK, ts, p);
+}
+
+void model_exec(struct model *m, const struct exec_info *e)
+{
+	bool is_new;
+	struct proc *p = proc_for_event(m, e->pid, e->ts, e->start_ns, &is_new);
+	const char *base;
+
+	if (!p)
+		return;
+	if (is_new || !p->start_ns)
+		p->start_ns = e->start_ns;
+	if (!p->seen_ns)
+		p->seen_ns = e->ts;
+	p->ppid = e->ppid;
+	p->uid = e->uid;
+	st_strlcpy(p->comm, e->comm, sizeof(p->comm));
+	set_str(&p->filename, e->filename, strlen(e->filename));
+	set_str(&p->args, e->args, e->args_len);
+	p->args_len = e->args_len;
+	if (e->cg_v2)
+		p->cg_v2 = model_intern(m, e->cg_v2);
+	if (e->cg_mem)
+		p->cg_mem = model_intern(m, e->cg_mem);
+	p->execs++;
+	p->job = NULL;
+	parent_of(m, p);
+	base = strrchr(e->filename, '/');
+	model_mark(m, e->ts, p->pid, MARK_EXEC, base ? base + 1 : e->filename);
+	emit(m, MEV_EXEC, e->ts, p);
+}
+
+void model_exit(struct model *m, uint64_t ts, uint32_t pid, uint64_t start_ns, uint32_t status,
+		const char *comm)
+{
+	struct proc *p = model_find(m, pid);
+	char detail[96];
+	int code;
+
+	if (!p || p->exited) {
+		p = proc_new(m, pid);
+		if (!p)
+			return;
+		st_strlcpy(p->comm, comm, sizeof(p->comm));
+		p->seen_ns = ts;
+	}
+	if (!p->start_ns)
+		p->start_ns = start_ns;
+	p->exited = true;
+	p->exit_ns = ts;
+	p->exit_status = status;
+	parent_of(m, p);
+	code = proc_exit_code(p);
+	if (proc_exit_signal(p))
+		snprintf(detail, sizeof(detail), "%s killed by signal %d", p->comm,
+			 proc_exit_signal(p));
+	else
+		snprintf(detail, sizeof(detail), "%s exit %d", p->comm, code);
+	model_mark(m, ts, pid, MARK_EXIT, detail);
+	emit(m, MEV_EXIT, ts, p);
+}
+
+const char *proc_cgroup(const struct proc *p)
+{
+	if (p->cg_v2 && strcmp(p->cg_v2, "/"))
+		return p->cg_v2;
+	if (p->cg_mem)
+		return p->cg_mem;
+	return p->cg_v2;
+}
+
+int proc_exit_signal(const struct proc *p)
+{
+	if (!p->exited || p->exit_status == (uint32_t)-1)
+		return 0;
+	return p->exit_status & 0x7f;
+}
+
+int proc_exit_code(const struct proc *p)
+{
+	if (!p->exited || p->exit_status == (uint32_t)-1)
+		return -1;
+	if (p->exit_status & 0x7f)
+		return 128 + (p->exit_status & 0x7f);
+	return (p->exit_status >> 8) & 0xff;
+}
+
+bool proc_active(const struct proc *p)
+{
+	return !p->seeded || p->execs || p->exited;
+}
+
+size_t model_lineage(struct model *m, struct proc *p, const struct proc **out, size_t max)
+{
+	const struct proc *chain[64];
+	size_t n = 0, i;
+
+	/* Bounded: a corrupt recording must not loop us forever. */
+	for (; p && n < ARRAY_SIZE(chain); p = parent_of(m, p))
+		chain[n++] = p;
+	if (n > max)
+		n = max;
+	for (i = 0; i < n; i++)
+		out[i] = chain[n - 1 - i];
+	return n;
+}
+
+static void link_parents(struct model *m)
+{
+	struct proc *p;
+
+	for (p = m->procs; p; p = p->next)
+		parent_of(m, p);
+}
+
+static bool is_kernel(const struct proc *p)
+{
+	return p->kthread || p->pid == KTHREADD_PID ||
+	       (p->parent && p->parent->pid == KTHREADD_PID);
+}
+
+static struct job *job_get(struct model *m, const char *key, const char *name)
+{
+	uint64_t h;
+	struct job *j;
+
+	for (h = str_hash(key);; h = h + 1 ? h + 1 : 1) {
+		j = hmap_get(&m->jobs_by_key, h);
+		if (!j)
+			break;
+		if (!strcmp(j->key, key))
+			return j;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return NULL;
+	j->key = strdup(key);
+	j->name = strdup(name);
+	if (!j->key || !j->name || hmap_put(&m->jobs_by_key, h, j)) {
+		job_free(j);
+		return NULL;
+	}
+	j->next = m->jobs;
+	m->jobs = j;
+	m->njobs++;
+	return j;
+}
+
+/* The lineage root: walk up until the parent is a launcher (docs/causes.md). */
+static struct proc *lineage_root(struct model *m, struct proc *p)
+{
+	struct proc *a = p;
+	int depth = 0;
+
+	while (depth++ < 64) {
+		struct proc *pp = parent_of(m, a);
+
+		if (!pp || pp->pid <= 1 || is_kernel(pp) || cause_is_launcher(pp->comm))
+			break;
+		a = pp;
+	}
+	return a;
+}
+
+struct job *model_job_of(struct model *m, struct proc *p)
+{
+	char key[320], name[320];
+	const char *cg;
+	struct proc *root;
+	struct job *j;
+
+	if (p->job)
+		return p->job;
+	parent_of(m, p);
+	cg = proc_cgroup(p);
+	if (is_kernel(p)) {
+		char base[16];
+
+		cause_kthread_base(p->comm, base, sizeof(base));
+		snprintf(key, sizeof(key), "k:%s", base);
+		snprintf(name, sizeof(name), "[%s]", base);
+		j = job_get(m, key, name);
+		if (j)
+			j->kernel = true;
+	} else if (cause_cgroup_is_job(cg)) {
+		snprintf(key, sizeof(key), "cg:%s", cg);
+		j = job_get(m, key, cause_cgroup_leaf(cg));
+		if (j)
+			j->cgroup = cg;
+	} else {
+		root = lineage_root(m, p);
+		snprintf(key, sizeof(key), "p:%u:%llu:%p", root->pid,
+			 (unsigned long long)root->start_ns, (void *)root);
+		snprintf(name, sizeof(name), "%s[%u]", root->comm, root->pid);
+		j = job_get(m, key, name);
+		if (j) {
+			j->root = root;
+			j->cgroup = cg;
+		}
+	}
+	p->job = j;
+	return j;
+}
+
+static int job_add(struct job *j, struct proc *p)
+{
+	if (j->nprocs == j->cap) {
+		size_t cap = j->cap ? j->cap * 2 : 8;
+		struct proc **n = realloc(j->procs, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		j->procs = n;
+		j->cap = cap;
+	}
+	j->procs[j->nprocs++] = p;
+	return 0;
+}
+
+struct span {
+	uint64_t t;
+	int d;
+};
+
+static int span_cmp(const void *a, const void *b)
+{
+	const struct span *x = a, *y = b;
+
+	if (x->t != y->t)
+		return x->t < y->t ? -1 : 1;
+	return x->d - y->d; /* exits before starts at the same instant */
+}
+
+/* Most processes of the job alive at once while recording. */
+static uint32_t job_concurrency(const struct model *m, const struct job *j)
+{
+	struct span *s = calloc(j->nprocs * 2 + 1, sizeof(*s));
+	uint32_t best = 0;
+	size_t i, n = 0;
+	int cur = 0;
+
+	if (!s)
+		return 0;
+	for (i = 0; i < j->nprocs; i++) {
+		const struct proc *p = j->procs[i];
+
+		s[n++] = (struct span){ p->seen_ns ? p->seen_ns : m->t0, 1 };
+		s[n++] = (struct span){ p->exited ? p->exit_ns : m->t_end, -1 };
+	}
+	qsort(s, n, sizeof(*s), span_cmp);
+	for (i = 0; i < n; i++) {
+		cur += s[i].d;
+		if (cur > (int)best)
+			best = cur;
+	}
+	free(s);
+	return best;
+}
+
+/* The earliest process of the job whose parent is outside it. */
+static struct proc *job_root(struct job *j)
+{
+	struct proc *best = NULL;
+	size_t i;
+
+	for (i = 0; i < j->nprocs; i++) {
+		struct proc *p = j->procs[i];
+
+		if (p->parent && p->parent->job == j)
+			continue;
+		if (!best || (p->seeded && !best->seeded) ||
+		    (p->seeded == best->seeded && p->start_ns < best->start_ns))
+			best = p;
+	}
+	return best;
+}
+
+static int job_cmp(const void *a, const void *b)
+{
+	const struct job *x = *(struct job *const *)a, *y = *(struct job *const *)b;
+
+	if (x->score != y->score)
+		return x->score > y->score ? -1 : 1;
+	if (x->execs != y->execs)
+		return x->execs > y->execs ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/*
+ * Score (docs/causes.md): each metric as a share of the largest value any
+ * job has, weighted, summed. Concerns add metrics here as they land.
+ */
+static void score_jobs(struct job **v, size_t n)
+{
+	uint32_t max_execs = 0, max_conc = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (v[i]->execs > max_execs)
+			max_execs = v[i]->execs;
+		if (v[i]->max_concurrency > max_conc)
+			max_conc = v[i]->max_concurrency;
+	}
+	for (i = 0; i < n; i++) {
+		double s = 0;
+
+		if (max_execs)
+			s += 1.0 * v[i]->execs / max_execs;
+		if (max_conc)
+			s += 0.5 * v[i]->max_concurrency / max_conc;
+		v[i]->score = s;
+	}
+}
+
+void model_finalize(struct model *m, uint64_t t_end)
+{
+	struct job **v, *j, *jn;
+	struct proc *p;
+	size_t i, n = 0;
+
+	m->t_end = t_end;
+	link_parents(m);
+	for (j = m->jobs; j; j = j->next) {
+		j->nprocs = 0;
+		j->execs = 0;
+	}
+	for (p = m->procs; p; p = p->next) {
+		if (!proc_active(p))
+			continue;
+		j = model_job_of(m, p);
+		if (!j || job_add(j, p))
+			continue;
+		j->execs += p->execs;
+	}
+	v = calloc(m->njobs + 1, sizeof(*v));
+	if (!v)
+		return;
+	for (j = m->jobs; j; j = jn) {
+		jn = j->next;
+		if (!j->nprocs)
+			continue; /* only idle processes: not a cause */
+		j->max_concurrency = job_concurrency(m, j);
+		if (!j->root || j->cgroup)
+			j->root = job_root(j);
+		v[n++] = j;
+	}
+	score_jobs(v, n);
+	qsort(v, n, sizeof(*v), job_cmp);
+	/* Relink ranked active jobs first, idle ones after (still owned). */
+	for (j = m->jobs; j; j = j->next)
+		if (!j->nprocs)
+			v[n++] = j;
+	for (i = 0; i < n; i++)
+		v[i]->next = i + 1 < n ? v[i + 1] : NULL;
+	m->jobs = n ? v[0] : NULL;
+	free(v);
+}

@@ -1,0 +1,152 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The cause model: a process table with lineage, every process attributed
+ * to a job (user/cause.c rules), per-job aggregates and a ranking. Fed the
+ * same way live and from a recording; knows nothing of BPF or of outputs.
+ */
+#ifndef ST_MODEL_H
+#define ST_MODEL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "recording.h"
+#include "util.h"
+
+struct job;
+
+struct proc {
+	uint32_t pid; /* tgid */
+	uint32_t ppid;
+	uint32_t uid;
+	uint64_t start_ns; /* task start, CLOCK_MONOTONIC; 0 when unknown */
+	uint64_t seen_ns;  /* fork or first exec seen while recording; 0 if seeded */
+	uint64_t exit_ns;  /* 0 while alive */
+	uint32_t exit_status;
+	uint32_t execs; /* execs seen while recording */
+	bool seeded;	/* alive when recording started (read from /proc) */
+	bool exited;
+	bool kthread;
+	char comm[16];
+	char *filename;
+	char *args; /* NUL-separated */
+	uint32_t args_len;
+	const char *cg_v2; /* interned paths, NULL when unknown */
+	const char *cg_mem;
+	struct proc *parent; /* the entry of the parent at fork time */
+	struct job *job;     /* cached attribution, NULL until asked */
+	struct proc *next;   /* all processes, in order of appearance */
+};
+
+struct job {
+	char *key;
+	char *name;
+	const char *cgroup; /* the job's cgroup when it is a cgroup job */
+	struct proc *root;
+	bool kernel;
+	/* filled by model_finalize() */
+	struct proc **procs;
+	size_t nprocs, cap;
+	uint32_t execs;
+	uint32_t max_concurrency;
+	double score;
+	struct job *next;
+};
+
+enum mev_kind {
+	MEV_FORK,
+	MEV_EXEC,
+	MEV_EXIT,
+};
+
+struct mev {
+	enum mev_kind kind;
+	uint64_t ts;
+	struct proc *p;
+};
+
+enum mark_kind {
+	MARK_EXEC,
+	MARK_EXIT,
+	MARK_OOM,
+	MARK_RESET,
+	MARK_TRIGGER,
+};
+
+struct mark {
+	uint64_t ts;
+	uint32_t pid;
+	uint32_t kind;
+	char detail[96];
+};
+
+struct exec_info {
+	uint64_t ts;
+	uint32_t pid, ppid, uid;
+	uint64_t start_ns;
+	const char *comm;
+	const char *filename;
+	const char *args;
+	uint32_t args_len;
+	const char *cg_v2, *cg_mem;
+};
+
+typedef void (*model_cb)(void *ctx, const struct mev *ev);
+
+struct model {
+	uint64_t t0;	/* recording start, CLOCK_MONOTONIC ns */
+	uint64_t t_end; /* set by model_finalize */
+	uint64_t start_real_ns;
+	char host[64], kernel[64];
+	uint64_t lost_bpf, lost_user;
+	bool cut_short; /* the recording ended without a clean close */
+
+	struct hmap live; /* pid -> newest struct proc */
+	struct proc *procs, **procs_tail;
+	size_t nprocs;
+	struct hmap cgroups[2]; /* id -> path, per enum cg_hier */
+	struct hmap strings;	/* interned strings by hash */
+	struct hmap jobs_by_key;
+	struct job *jobs; /* ranked after model_finalize */
+	size_t njobs;
+	struct mark *marks;
+	size_t nmarks, marks_cap;
+
+	model_cb cb;
+	void *cb_ctx;
+};
+
+struct model *model_new(uint64_t t0);
+void model_free(struct model *m);
+void model_listen(struct model *m, model_cb cb, void *ctx);
+double model_time_s(const struct model *m, uint64_t ts);
+
+const char *model_intern(struct model *m, const char *s);
+void model_cgroup_set(struct model *m, enum cg_hier h, uint64_t id, const char *path);
+const char *model_cgroup(const struct model *m, enum cg_hier h, uint64_t id);
+
+struct proc *model_find(const struct model *m, uint32_t pid);
+void model_seed(struct model *m, const struct rec_proc_seed *s);
+void model_fork(struct model *m, uint64_t ts, uint32_t pid, uint32_t ppid, uint64_t start_ns,
+		const char *comm, const char *cg_v2, const char *cg_mem);
+void model_exec(struct model *m, const struct exec_info *e);
+void model_exit(struct model *m, uint64_t ts, uint32_t pid, uint64_t start_ns, uint32_t status,
+		const char *comm);
+void model_mark(struct model *m, uint64_t ts, uint32_t pid, enum mark_kind k, const char *detail);
+
+/* The cgroup path used for attribution: cgroup2 unless root, else v1 memory. */
+const char *proc_cgroup(const struct proc *p);
+/* Shell-style exit code (128 + signal when killed), -1 while alive. */
+int proc_exit_code(const struct proc *p);
+int proc_exit_signal(const struct proc *p);
+/* Ancestors root first, the process last; returns how many were stored. */
+size_t model_lineage(struct model *m, struct proc *p, const struct proc **out, size_t max);
+/* A process that did something while recording (not only seeded). */
+bool proc_active(const struct proc *p);
+
+struct job *model_job_of(struct model *m, struct proc *p);
+/* Builds per-job aggregates and ranks m->jobs; t_end = end of recording. */
+void model_finalize(struct model *m, uint64_t t_end);
+
+#endif

@@ -1,0 +1,113 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/* `report --format json`: the keys of ../shared/CLI.md (docs/json.md). */
+#include "json.h"
+#include "report.h"
+
+static const char *const mark_names[] = { "exec", "exit", "oom_kill", "reset", "trigger" };
+
+static void opt_time(struct json_w *w, const char *k, const struct model *m, uint64_t ts)
+{
+	if (ts)
+		json_kdouble(w, k, model_time_s(m, ts));
+	else
+		json_knull(w, k);
+}
+
+static void cause(struct json_w *w, const struct job *j)
+{
+	size_t i;
+
+	json_obj_begin(w);
+	json_kstr(w, "name", j->name);
+	json_kstr(w, "cgroup", j->cgroup);
+	json_kuint(w, "root_pid", j->root ? j->root->pid : 0);
+	json_kstr(w, "root_comm", j->root ? j->root->comm : NULL);
+	json_key(w, "pids");
+	json_arr_begin(w);
+	for (i = 0; i < j->nprocs; i++)
+		json_uint(w, j->procs[i]->pid);
+	json_arr_end(w);
+	json_kuint(w, "execs", j->execs);
+	json_kuint(w, "max_concurrency", j->max_concurrency);
+	json_kdouble(w, "score", j->score);
+	json_obj_end(w);
+}
+
+static void process(struct json_w *w, struct model *m, struct proc *p)
+{
+	struct job *j = model_job_of(m, p);
+
+	json_obj_begin(w);
+	json_kuint(w, "pid", p->pid);
+	json_kuint(w, "ppid", p->ppid);
+	json_kstr(w, "comm", p->comm);
+	json_kstr(w, "filename", p->filename);
+	json_kstr(w, "cgroup", proc_cgroup(p));
+	json_kstr(w, "cause", j ? j->name : NULL);
+	opt_time(w, "start_s", m, p->seen_ns);
+	opt_time(w, "exit_s", m, p->exit_ns);
+	if (proc_exit_code(p) >= 0)
+		json_kint(w, "exit_code", proc_exit_code(p));
+	else
+		json_knull(w, "exit_code");
+	json_kuint(w, "execs", p->execs);
+	json_obj_end(w);
+}
+
+static void marks(struct json_w *w, const struct model *m)
+{
+	size_t i;
+
+	json_key(w, "marks");
+	json_arr_begin(w);
+	for (i = 0; i < m->nmarks; i++) {
+		const struct mark *mk = &m->marks[i];
+
+		json_obj_begin(w);
+		json_kdouble(w, "time_s", model_time_s(m, mk->ts));
+		json_kstr(w, "kind", mark_names[mk->kind]);
+		json_kuint(w, "pid", mk->pid);
+		json_kstr(w, "detail", mk->detail);
+		json_obj_end(w);
+	}
+	json_arr_end(w);
+}
+
+void report_json(struct model *m, FILE *out)
+{
+	struct json_w *w = json_new(out, true);
+	struct proc *p;
+	struct job *j;
+
+	if (!w)
+		return;
+	json_obj_begin(w);
+	json_kuint(w, "version", 1);
+	json_kdouble(w, "duration_s", model_time_s(m, m->t_end));
+	json_kuint(w, "lost_events", m->lost_bpf + m->lost_user);
+	json_kbool(w, "complete", !m->cut_short);
+	json_kstr(w, "host", m->host);
+	json_kstr(w, "kernel", m->kernel);
+	json_kdouble(w, "start_unix_s", (double)m->start_real_ns / 1e9);
+	json_key(w, "causes");
+	json_arr_begin(w);
+	for (j = m->jobs; j && j->nprocs; j = j->next)
+		cause(w, j);
+	json_arr_end(w);
+	json_key(w, "processes");
+	json_arr_begin(w);
+	for (p = m->procs; p; p = p->next)
+		if (proc_active(p))
+			process(w, m, p);
+	json_arr_end(w);
+	json_key(w, "timeline");
+	json_obj_begin(w);
+	json_kdouble(w, "interval_s", 1);
+	json_key(w, "series");
+	json_arr_begin(w);
+	json_arr_end(w);
+	marks(w, m);
+	json_obj_end(w);
+	json_obj_end(w);
+	json_free(w);
+}

@@ -1,0 +1,596 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "cgroup.h"
+#include "common.h"
+#include "log.h"
+#include "procfs.h"
+#include "spine.h"
+
+#define TRACEFS "/sys/kernel/tracing"
+#define BPFFS "/sys/fs/bpf"
+#define BPF_FS_MAGIC 0xcafe4a11
+#define NSEC 1000000000ULL
+
+volatile sig_atomic_t st_exiting;
+
+static void on_signal(int sig)
+{
+	st_exiting = sig;
+}
+
+static bool has_cap(const struct __user_cap_data_struct d[2], int cap)
+{
+	return d[cap / 32].effective & (1u << (cap % 32));
+}
+
+static int check_privileges(void)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = { 0 };
+
+	if (syscall(SYS_capget, &h, d)) {
+		log_err("cannot read capabilities: %s", strerror(errno));
+		return 1;
+	}
+	if (has_cap(d, CAP_SYS_ADMIN) || (has_cap(d, CAP_BPF) && has_cap(d, CAP_PERFMON)))
+		return 0;
+	log_err("needs root or CAP_BPF+CAP_PERFMON to load BPF programs: run it with sudo");
+	return 1;
+}
+
+static bool is_fs(const char *path, unsigned long magic)
+{
+	struct statfs s;
+
+	return !statfs(path, &s) && (unsigned long)s.f_type == magic;
+}
+
+/* tracefs is needed for classic tracepoints; mount it when absent. */
+static int ensure_tracefs(void)
+{
+	if (!access(TRACEFS "/events", F_OK) || !access("/sys/kernel/debug/tracing/events", F_OK))
+		return 0;
+	if (mount("tracefs", TRACEFS, "tracefs", 0, NULL)) {
+		log_err("tracefs is not mounted and mounting it failed (%s): run 'mount -t tracefs "
+			"nodev " TRACEFS "' as root",
+			strerror(errno));
+		return 1;
+	}
+	log_dbg("mounted tracefs at " TRACEFS);
+	return 0;
+}
+
+static void ensure_bpffs(void)
+{
+	if (is_fs(BPFFS, BPF_FS_MAGIC))
+		return;
+	/* Nothing is pinned today; a missing bpffs is only worth a debug line. */
+	if (mount("bpf", BPFFS, "bpf", 0, NULL))
+		log_dbg("bpffs not mounted at " BPFFS " and mount failed: %s", strerror(errno));
+}
+
+int spine_preflight(const struct options *o, struct features *f)
+{
+	const char *btf = o->btf_path ? o->btf_path : "/sys/kernel/btf/vmlinux";
+
+	if (check_privileges())
+		return 1;
+	if (access(btf, R_OK)) {
+		if (o->btf_path)
+			log_err("cannot read BTF file %s: %s", btf, strerror(errno));
+		else
+			log_err("this kernel has no BTF at %s (needs CONFIG_DEBUG_INFO_BTF=y), or "
+				"pass --btf FILE",
+				btf);
+		return 1;
+	}
+	if (ensure_tracefs())
+		return 1;
+	ensure_bpffs();
+	features_probe(f, o->btf_path);
+	if (!f->btf) {
+		log_err("cannot parse BTF from %s: not a BTF file", btf);
+		return 1;
+	}
+	if (!f->ringbuf) {
+		log_err("this kernel lacks the BPF ring buffer (Linux 5.8+ needed)");
+		return 1;
+	}
+	return 0;
+}
+
+const char *spine_cgroup(struct spine *sp, enum cg_hier h, uint64_t id)
+{
+	const char *path;
+	enum cg_hier walk = h;
+
+	if (!id)
+		return NULL;
+	path = model_cgroup(sp->model, h, id);
+	if (path || !sp->cg)
+		return path;
+	/* On a pure cgroup2 system the memory controller lives in cgroup2. */
+	if (h == CG_MEM && !cg_root(sp->cg, CG_MEM))
+		walk = CG_V2;
+	path = cg_path(sp->cg, walk, id);
+	if (!path)
+		return NULL;
+	model_cgroup_set(sp->model, h, id, path);
+	if (sp->rec) {
+		size_t n = strlen(path);
+		struct rec_cgroup *f = malloc(sizeof(*f) + n);
+
+		if (f) {
+			f->id = id;
+			f->hier = h;
+			f->path_len = n;
+			memcpy(f->path, path, n);
+			rec_write(sp->rec, REC_CGROUP, f, sizeof(*f) + n);
+			free(f);
+		}
+	}
+	return model_cgroup(sp->model, h, id);
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct spine *sp = ctx;
+	const struct st_hdr *h = data;
+	const struct concern *c;
+	int err;
+
+	if (size < sizeof(*h) || h->size < sizeof(*h) || h->size > size) {
+		sp->lost_user++;
+		return 0;
+	}
+	c = concern_by_type(h->type);
+	if (!c) {
+		sp->lost_user++;
+		return 0;
+	}
+	/* Decode first: it records the cgroup paths this record refers to. */
+	c->handle(sp, h, h->size);
+	if (sp->rec) {
+		err = rec_write(sp->rec, REC_EVENT, h, h->size);
+		if (err && !sp->rec_err)
+			sp->rec_err = err;
+	}
+	return 0;
+}
+
+static int resolve_filter(struct spine *sp, const struct options *o)
+{
+	enum cg_hier h;
+	uint64_t id;
+	const char *p;
+
+	sp->filter.tgid = o->pid;
+	if (o->pid && !procfs_exists("/proc", o->pid)) {
+		log_err("-p %u: no such process", o->pid);
+		return 1;
+	}
+	if (!o->cgroup)
+		return 0;
+	if (cg_lookup(sp->cg, o->cgroup, &h, &id)) {
+		log_err("-c %s: no such cgroup (give a path under %s or %s)", o->cgroup,
+			cg_root(sp->cg, CG_V2) ? cg_root(sp->cg, CG_V2) : "the cgroup2 mount",
+			cg_root(sp->cg, CG_MEM) ? cg_root(sp->cg, CG_MEM) : "the memory cgroup mount");
+		return 1;
+	}
+	if (h == CG_V2) {
+		sp->filter.cgid = id;
+		/* The level is the number of components below the root. */
+		for (p = cg_path(sp->cg, CG_V2, id); p && *p; p++)
+			if (*p == '/' && p[1])
+				sp->filter.cg_level++;
+	} else {
+		sp->filter.memcg = id;
+	}
+	return 0;
+}
+
+static int seed_followed(struct spine *sp, struct bpf_object *obj)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, "followed");
+	uint8_t one = 1;
+	uint32_t pid = sp->filter.tgid;
+
+	if (!m || !pid)
+		return 0;
+	/* Descendants that already exist are found from /proc by the caller's seed pass. */
+	return bpf_map__update_elem(m, &pid, sizeof(pid), &one, sizeof(one), BPF_ANY);
+}
+
+struct seed_ctx {
+	struct spine *sp;
+	struct hmap follow; /* pids whose descendants are followed */
+};
+
+static int seed_one(void *ctx, const struct rec_proc_seed *s)
+{
+	struct spine *sp = ctx;
+	struct rec_proc_seed c = *s;
+
+	c.ts = now_mono_ns();
+	if (sp->rec)
+		rec_write(sp->rec, REC_PROC_SEED, &c, sizeof(c));
+	model_seed(sp->model, &c);
+	return 0;
+}
+
+/* Existing descendants of -p PID join the followed set. */
+static void follow_descendants(struct spine *sp)
+{
+	bool grew = true;
+	struct proc *p;
+	size_t i;
+	uint8_t one = 1;
+
+	if (!sp->filter.tgid)
+		return;
+	while (grew) {
+		grew = false;
+		for (p = sp->model->procs; p; p = p->next) {
+			struct proc *pp = model_find(sp->model, p->ppid);
+
+			if (p->exited || !pp || p->pid == sp->filter.tgid)
+				continue;
+			for (i = 0; i < sp->ninst; i++) {
+				struct bpf_object *o = sp->inst[i].c->object(sp->inst[i].priv);
+				struct bpf_map *m = bpf_object__find_map_by_name(o, "followed");
+				uint32_t key = pp->pid, pid = p->pid;
+				uint8_t v;
+
+				if (!m || bpf_map__lookup_elem(m, &key, sizeof(key), &v, sizeof(v), 0))
+					continue;
+				if (!bpf_map__lookup_elem(m, &pid, sizeof(pid), &v, sizeof(v), 0))
+					continue;
+				bpf_map__update_elem(m, &pid, sizeof(pid), &one, sizeof(one), BPF_ANY);
+				grew = true;
+			}
+		}
+	}
+}
+
+static int start_one(struct spine *sp, struct spine_inst *in)
+{
+	const struct concern *c = in->c;
+	struct bpf_object *obj;
+	struct bpf_map *ev;
+	int err;
+
+	err = c->open(sp, &in->priv);
+	if (err) {
+		log_err("%s: cannot open BPF object: %s", c->name, strerror(-err));
+		return 1;
+	}
+	err = c->configure(sp, in->priv);
+	if (err) {
+		log_err("%s: cannot configure: %s", c->name, strerror(-err));
+		return 1;
+	}
+	obj = c->object(in->priv);
+	ev = bpf_object__find_map_by_name(obj, "events");
+	if (ev && sp->o->ringbuf_kb)
+		bpf_map__set_max_entries(ev, sp->o->ringbuf_kb * 1024);
+	err = c->load(in->priv);
+	if (err) {
+		log_err("%s: the kernel refused our BPF programs (%s); run with -vv for the "
+			"verifier log",
+			c->name, strerror(-err));
+		return 1;
+	}
+	if (seed_followed(sp, obj))
+		log_warn("%s: cannot seed the -p filter", c->name);
+	err = c->attach(sp, in->priv);
+	if (err) {
+		log_err("%s: cannot attach: %s", c->name, strerror(-err));
+		return 1;
+	}
+	if (!ev)
+		return 0;
+	if (!sp->rb)
+		sp->rb = ring_buffer__new(bpf_map__fd(ev), on_record, sp, NULL);
+	else if (ring_buffer__add(sp->rb, bpf_map__fd(ev), on_record, sp))
+		return 1;
+	if (!sp->rb) {
+		log_err("cannot create the ring buffer reader: %s", strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+int spine_start(struct spine *sp, const struct options *o, struct model *m,
+		struct rec_writer *rec)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	unsigned int want = o->concerns ? o->concerns : ~0u;
+	size_t i;
+
+	sp->o = o;
+	sp->live = true;
+	sp->model = m;
+	sp->rec = rec;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	sp->cg = cg_new();
+	if (!sp->cg) {
+		log_err("out of memory");
+		return 1;
+	}
+	if (resolve_filter(sp, o))
+		return 1;
+	for (i = 0; i < nconcerns && sp->ninst < SPINE_MAX_CONCERNS; i++) {
+		if (!(concerns[i]->bit & want))
+			continue;
+		sp->inst[sp->ninst].c = concerns[i];
+		if (start_one(sp, &sp->inst[sp->ninst++]))
+			return 1;
+	}
+	/* Attached first, then seeded: no process falls between the two. */
+	procfs_scan("/proc", seed_one, sp);
+	follow_descendants(sp);
+	return 0;
+}
+
+static uint64_t read_lost(struct spine *sp)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t total = 0, *vals;
+	size_t i;
+	int c;
+
+	if (ncpu <= 0)
+		return sp->lost_bpf;
+	vals = calloc(ncpu, sizeof(*vals));
+	if (!vals)
+		return sp->lost_bpf;
+	for (i = 0; i < sp->ninst; i++) {
+		struct bpf_object *o = sp->inst[i].c->object(sp->inst[i].priv);
+		struct bpf_map *m = bpf_object__find_map_by_name(o, "lost");
+		uint32_t key = ST_LOST_RINGBUF;
+
+		if (!m || bpf_map__lookup_elem(m, &key, sizeof(key), vals, ncpu * sizeof(*vals), 0))
+			continue;
+		for (c = 0; c < ncpu; c++)
+			total += vals[c];
+	}
+	free(vals);
+	return total;
+}
+
+static void spine_tick(struct spine *sp, uint64_t now)
+{
+	struct rec_lost l;
+	size_t i;
+
+	for (i = 0; i < sp->ninst; i++)
+		if (sp->inst[i].c->tick)
+			sp->inst[i].c->tick(sp, sp->inst[i].priv, now);
+	sp->lost_bpf = read_lost(sp);
+	sp->model->lost_bpf = sp->lost_bpf;
+	sp->model->lost_user = sp->lost_user;
+	if (sp->rec) {
+		/* Also the heartbeat that dates a recording cut short. */
+		l = (struct rec_lost){ .ts = now, .bpf = sp->lost_bpf, .user = sp->lost_user };
+		rec_write(sp->rec, REC_LOST, &l, sizeof(l));
+		if (rec_flush(sp->rec) && !sp->rec_err)
+			sp->rec_err = -errno;
+	}
+	if (sp->tick_cb)
+		sp->tick_cb(sp->tick_ctx, now);
+}
+
+int spine_run(struct spine *sp)
+{
+	uint64_t start = now_mono_ns(), next = start + NSEC, deadline = 0, now;
+	int err;
+
+	if (sp->o->duration > 0)
+		deadline = start + (uint64_t)(sp->o->duration * 1e9);
+	while (!st_exiting) {
+		err = ring_buffer__poll(sp->rb, 100);
+		if (err < 0 && err != -EINTR) {
+			log_err("polling the ring buffer failed: %s", strerror(-err));
+			return 1;
+		}
+		now = now_mono_ns();
+		if (now >= next) {
+			spine_tick(sp, now);
+			next += NSEC;
+			if (next < now)
+				next = now + NSEC;
+		}
+		if (sp->rec_err) {
+			log_err("writing the recording failed: %s", strerror(-sp->rec_err));
+			return 1;
+		}
+		if (deadline && now >= deadline)
+			break;
+	}
+	return 0;
+}
+
+void spine_stop(struct spine *sp)
+{
+	struct rec_end end;
+	size_t i;
+
+	for (i = 0; i < sp->ninst; i++)
+		if (sp->inst[i].priv && sp->inst[i].c->detach)
+			sp->inst[i].c->detach(sp->inst[i].priv);
+	/* Whatever was submitted before detach is still ours to keep. */
+	if (sp->rb)
+		ring_buffer__consume(sp->rb);
+	if (sp->model && sp->ninst)
+		spine_tick(sp, now_mono_ns());
+	if (sp->rec) {
+		end = (struct rec_end){ .ts = now_mono_ns(), .frames = rec_frames(sp->rec) };
+		if (rec_close(sp->rec, &end) && !sp->rec_err)
+			sp->rec_err = -EIO;
+		sp->rec = NULL;
+	}
+	ring_buffer__free(sp->rb);
+	sp->rb = NULL;
+	for (i = 0; i < sp->ninst; i++)
+		if (sp->inst[i].priv)
+			sp->inst[i].c->destroy(sp->inst[i].priv);
+	sp->ninst = 0;
+	cg_free(sp->cg);
+	sp->cg = NULL;
+	features_free();
+}
+
+void spine_describe(const struct spine *sp, char *buf, size_t len)
+{
+	size_t i, off = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < sp->ninst && off < len; i++) {
+		const struct spine_inst *in = &sp->inst[i];
+
+		off += snprintf(buf + off, len - off, "%s%s(%s)", i ? " " : "", in->c->name,
+				in->c->variant ? in->c->variant(in->priv) : "");
+	}
+}
+
+static void replay_event(struct spine *sp, const void *p, uint32_t len)
+{
+	const struct st_hdr *h = p;
+	const struct concern *c;
+
+	if (len < sizeof(*h) || h->size != len) {
+		sp->lost_user++;
+		return;
+	}
+	c = concern_by_type(h->type);
+	if (!c) {
+		sp->lost_user++;
+		return;
+	}
+	c->handle(sp, h, len);
+}
+
+static uint64_t frame_ts(uint32_t type, const void *p, uint32_t len)
+{
+	switch (type) {
+	case REC_EVENT:
+		return len >= sizeof(struct st_hdr) ? ((const struct st_hdr *)p)->ts : 0;
+	case REC_LOST:
+		return len >= sizeof(struct rec_lost) ? ((const struct rec_lost *)p)->ts : 0;
+	case REC_END:
+		return len >= sizeof(struct rec_end) ? ((const struct rec_end *)p)->ts : 0;
+	}
+	return 0;
+}
+
+static void replay_frame(struct spine *sp, uint32_t type, const void *p, uint32_t len)
+{
+	struct model *m = sp->model;
+	const struct rec_cgroup *cg = p;
+	char path[4096];
+
+	switch (type) {
+	case REC_EVENT:
+		replay_event(sp, p, len);
+		break;
+	case REC_CGROUP:
+		if (len < sizeof(*cg) || cg->path_len != len - sizeof(*cg) ||
+		    cg->path_len >= sizeof(path) || cg->hier > CG_MEM) {
+			sp->lost_user++;
+			break;
+		}
+		memcpy(path, cg->path, cg->path_len);
+		path[cg->path_len] = '\0';
+		model_cgroup_set(m, cg->hier, cg->id, path);
+		break;
+	case REC_PROC_SEED:
+		if (len == sizeof(struct rec_proc_seed))
+			model_seed(m, p);
+		else
+			sp->lost_user++;
+		break;
+	case REC_LOST:
+		if (len == sizeof(struct rec_lost)) {
+			m->lost_bpf = ((const struct rec_lost *)p)->bpf;
+			m->lost_user = ((const struct rec_lost *)p)->user;
+		}
+		break;
+	}
+}
+
+int spine_replay(const char *path, struct model *m)
+{
+	struct spine sp = { .model = m };
+	const struct rec_header *h;
+	struct rec_reader *r;
+	uint64_t t_end = 0, ts;
+	uint32_t type, len;
+	const void *p;
+	char err[256];
+	int rc;
+
+	r = rec_open(path, err, sizeof(err));
+	if (!r) {
+		log_err("cannot read recording %s: %s", path, err);
+		return 1;
+	}
+	h = rec_hdr(r);
+	m->t0 = h->start_mono_ns;
+	m->start_real_ns = h->start_real_ns;
+	st_strfix(m->host, sizeof(m->host), h->host, sizeof(h->host));
+	st_strfix(m->kernel, sizeof(m->kernel), h->kernel, sizeof(h->kernel));
+	t_end = m->t0;
+	while ((rc = rec_next(r, &type, &p, &len)) == 1) {
+		ts = frame_ts(type, p, len);
+		if (ts > t_end)
+			t_end = ts;
+		replay_frame(&sp, type, p, len);
+	}
+	if (rc < 0) {
+		m->cut_short = true;
+		log_warn("%s: %s; reporting what was recorded up to there", path, rec_error(r));
+	}
+	m->lost_user += sp.lost_user;
+	rec_free(r);
+	model_finalize(m, t_end);
+	return 0;
+}
+
+/* Fills the recording header for a recording that starts now. */
+void spine_rec_header(struct rec_header *h, unsigned int concerns_mask);
+
+void spine_rec_header(struct rec_header *h, unsigned int concerns_mask)
+{
+	struct utsname u;
+
+	memset(h, 0, sizeof(*h));
+	memcpy(h->magic, REC_MAGIC, sizeof(h->magic));
+	h->version = REC_VERSION;
+	h->hdr_size = sizeof(*h);
+	h->start_mono_ns = now_mono_ns();
+	h->start_real_ns = now_real_ns();
+	h->concerns = concerns_mask;
+	if (!uname(&u)) {
+		st_strlcpy(h->host, u.nodename, sizeof(h->host));
+		st_strlcpy(h->kernel, u.release, sizeof(h->kernel));
+	}
+}

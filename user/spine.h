@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The spine: everything the concerns share. Live, it checks the
+ * environment, opens/configures/loads/attaches every selected concern,
+ * runs one ring-buffer poll loop, tees records into the recording and
+ * feeds the model; from a file, it replays a recording into a model.
+ */
+#ifndef ST_SPINE_H
+#define ST_SPINE_H
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "concern.h"
+#include "kfeatures.h"
+#include "model.h"
+#include "opts.h"
+#include "recording.h"
+
+#define SPINE_MAX_CONCERNS 8
+
+struct cg_resolver;
+struct ring_buffer;
+
+struct st_filter {
+	uint32_t tgid;	 /* -p */
+	uint64_t cgid;	 /* -c on cgroup2 */
+	uint32_t cg_level;
+	uint64_t memcg; /* -c on the v1 memory hierarchy */
+};
+
+struct spine_inst {
+	const struct concern *c;
+	void *priv;
+};
+
+typedef void (*spine_tick_cb)(void *ctx, uint64_t now);
+
+struct spine {
+	const struct options *o;
+	bool live;
+	struct features feat;
+	struct st_filter filter;
+	struct spine_inst inst[SPINE_MAX_CONCERNS];
+	size_t ninst;
+	struct ring_buffer *rb;
+	struct model *model;
+	struct rec_writer *rec;
+	int rec_err; /* first write error, -errno */
+	struct cg_resolver *cg;
+	uint64_t lost_user; /* records we could not decode */
+	uint64_t lost_bpf;
+	spine_tick_cb tick_cb;
+	void *tick_ctx;
+};
+
+extern volatile sig_atomic_t st_exiting;
+
+/*
+ * Checks privileges, BTF, tracefs (mounting it and bpffs when absent) and
+ * probes features. Prints one error line and returns 1 on failure.
+ */
+int spine_preflight(const struct options *o, struct features *f);
+/* Opens, configures, loads and attaches the concerns in o->concerns. 0 or 1. */
+int spine_start(struct spine *sp, const struct options *o, struct model *m,
+		struct rec_writer *rec);
+/* Polls until -d expires or a signal; calls tick_cb each second. 0 or 1. */
+int spine_run(struct spine *sp);
+/* Detaches, drains, writes the final frames, frees the BPF side. */
+void spine_stop(struct spine *sp);
+
+/* Path of a cgroup id: from the model, else resolved and recorded (live). */
+const char *spine_cgroup(struct spine *sp, enum cg_hier h, uint64_t id);
+/* Reads a recording into m and finalizes it. 0, or 1 after an error line. */
+int spine_replay(const char *path, struct model *m);
+/* A short list of what attached: "proc(exec=tp_btf,...)". */
+void spine_describe(const struct spine *sp, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/* Streaming output of model events (`spiketrace proc`, ...): text or JSON lines. */
+#ifndef ST_STREAM_H
+#define ST_STREAM_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "model.h"
+
+struct stream {
+	FILE *out;
+	bool json;
+	bool header_done;
+	struct model *m;
+};
+
+/* A model listener (model_listen(m, stream_event, &stream)). */
+void stream_event(void *ctx, const struct mev *ev);
+/* Writes the lineage comms of p, root first, joined by sep. */
+void stream_lineage(FILE *out, struct model *m, struct proc *p, const char *sep);
+
+#endif
