@@ -33,6 +33,8 @@ SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/skel/%.skel.h,$(BPF_SRCS))
 USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(USER_SRCS))
 LIB_OBJS := $(filter-out $(BUILD)/obj/main.o,$(USER_OBJS))
+TOOL_SRCS := $(wildcard tools/*.c)
+TOOL_BINS := $(patsubst tools/%.c,$(BUILD)/tools/st-%,$(TOOL_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
@@ -55,9 +57,9 @@ DEPS := make gcc clang llvm libbpf-dev bpftool libelf-dev libdw-dev zlib1g-dev \
 .SECONDARY:
 .PHONY: all deps test unit integration check format-check lint vmlinux install clean demo
 
-all: $(BUILD)/spiketrace
+all: $(BUILD)/spiketrace $(TOOL_BINS)
 
-$(BUILD)/bpf $(BUILD)/skel $(BUILD)/obj $(BUILD)/tests:
+$(BUILD)/bpf $(BUILD)/skel $(BUILD)/obj $(BUILD)/tests $(BUILD)/tools:
 	$(Q)mkdir -p $@
 
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(VMLINUX) $(wildcard include/*.h bpf/*.h) | $(BUILD)/bpf
@@ -80,6 +82,11 @@ $(BUILD)/spiketrace: $(USER_OBJS)
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(LIB_OBJS) $(LDLIBS) -lcmocka -o $@
+
+# Scenario generators (tools/): plain C programs, no BPF.
+$(BUILD)/tools/st-%: tools/%.c | $(BUILD)/tools
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -o $@
 
 # Regenerates the committed vmlinux.h from the running kernel's BTF.
 vmlinux:

@@ -11,10 +11,10 @@
 
 #define ST_MAX_FOLLOW 65536
 
-const volatile __u32 targ_tgid = 0;	 /* -p: this process and its descendants */
-const volatile __u64 targ_cgid = 0;	 /* -c on cgroup2: this cgroup or below */
+const volatile __u32 targ_tgid = 0; /* -p: this process and its descendants */
+const volatile __u64 targ_cgid = 0; /* -c on cgroup2: this cgroup or below */
 const volatile __u32 targ_cg_level = 0; /* its level in the hierarchy */
-const volatile __u64 targ_memcg = 0;	 /* -c on the v1 memory hierarchy */
+const volatile __u64 targ_memcg = 0; /* -c on the v1 memory hierarchy */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);

@@ -25,7 +25,7 @@ enum st_type {
 /* Indices of the per-CPU drop counters every concern keeps (lost map). */
 enum st_lost {
 	ST_LOST_RINGBUF = 0, /* bpf_ringbuf_reserve failed */
-	ST_LOST_READ = 1,    /* a helper read failed; record sent partly empty */
+	ST_LOST_READ = 1, /* a helper read failed; record sent partly empty */
 	ST_LOST_MAX = 4,
 };
 

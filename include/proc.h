@@ -17,7 +17,7 @@ struct proc_exec {
 	__u32 args_len; /* bytes used in args, NUL-separated */
 	__u64 start_ns;
 	__u64 cgroup_id; /* cgroup v2 (default hierarchy) id */
-	__u64 memcg_id;	 /* cgroup v1 memory hierarchy id, 0 if none */
+	__u64 memcg_id; /* cgroup v1 memory hierarchy id, 0 if none */
 	char comm[ST_COMM_LEN];
 	char filename[ST_PATH_LEN];
 	char args[ST_ARGS_LEN];

@@ -6,15 +6,37 @@
 
 /* Processes whose children are separate jobs (docs/causes.md). */
 static const char *const launchers[] = {
-	"systemd", "init", "cron", "crond", "anacron", "atd", "sshd", "sshd-session",
-	"login", "su", "sudo", "bash", "sh", "dash", "zsh", "fish", "ksh", "tcsh", "csh",
-	"tmux: server", "screen", "SCREEN", "containerd-shim", "runc", "conmon",
+	"systemd",
+	"init",
+	"cron",
+	"crond",
+	"anacron",
+	"atd",
+	"sshd",
+	"sshd-session",
+	"login",
+	"su",
+	"sudo",
+	"bash",
+	"sh",
+	"dash",
+	"zsh",
+	"fish",
+	"ksh",
+	"tcsh",
+	"csh",
+	"tmux: server",
+	"screen",
+	"SCREEN",
+	"containerd-shim",
+	"runc",
+	"conmon",
 };
 
 /* Cgroups that group unrelated work, matched against the last component. */
 static const char *const shared_cgroups[] = {
-	"init.scope", "session-*.scope", "user@*.service", "*.slice", "cron.service",
-	"crond.service", "anacron.service", "atd.service", "ssh.service", "sshd.service",
+	"init.scope",	 "session-*.scope", "user@*.service", "*.slice",     "cron.service",
+	"crond.service", "anacron.service", "atd.service",    "ssh.service", "sshd.service",
 };
 
 bool cause_is_launcher(const char *comm)

@@ -10,11 +10,11 @@
 #include <stdio.h>
 
 struct features {
-	bool btf;     /* kernel BTF readable */
+	bool btf; /* kernel BTF readable */
 	bool ringbuf; /* BPF_MAP_TYPE_RINGBUF */
-	bool tp_btf;  /* BTF-typed raw tracepoints load and attach */
-	bool fentry;  /* fentry programs load and attach */
-	bool kprobe;  /* kprobe programs load and attach */
+	bool tp_btf; /* BTF-typed raw tracepoints load and attach */
+	bool fentry; /* fentry programs load and attach */
+	bool kprobe; /* kprobe programs load and attach */
 	bool tracefs; /* tracefs events directory present */
 	const char *btf_path;
 	char tracefs_path[64];

@@ -155,7 +155,8 @@ static int cmd_record(struct options *o)
 	snprintf(what, sizeof(what), ", recording to %.200s", path);
 	rc = trace(o, m, rec, what);
 	if (!rc)
-		fprintf(stderr, "spiketrace: wrote %s (%zu processes seen); see: spiketrace report %s\n",
+		fprintf(stderr,
+			"spiketrace: wrote %s (%zu processes seen); see: spiketrace report %s\n",
 			path, m->nprocs, path);
 	model_free(m);
 	return rc;

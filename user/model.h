@@ -21,11 +21,11 @@ struct proc {
 	uint32_t ppid;
 	uint32_t uid;
 	uint64_t start_ns; /* task start, CLOCK_MONOTONIC; 0 when unknown */
-	uint64_t seen_ns;  /* fork or first exec seen while recording; 0 if seeded */
-	uint64_t exit_ns;  /* 0 while alive */
+	uint64_t seen_ns; /* fork or first exec seen while recording; 0 if seeded */
+	uint64_t exit_ns; /* 0 while alive */
 	uint32_t exit_status;
 	uint32_t execs; /* execs seen while recording */
-	bool seeded;	/* alive when recording started (read from /proc) */
+	bool seeded; /* alive when recording started (read from /proc) */
 	bool exited;
 	bool kthread;
 	char comm[16];
@@ -35,8 +35,8 @@ struct proc {
 	const char *cg_v2; /* interned paths, NULL when unknown */
 	const char *cg_mem;
 	struct proc *parent; /* the entry of the parent at fork time */
-	struct job *job;     /* cached attribution, NULL until asked */
-	struct proc *next;   /* all processes, in order of appearance */
+	struct job *job; /* cached attribution, NULL until asked */
+	struct proc *next; /* all processes, in order of appearance */
 };
 
 struct job {
@@ -95,7 +95,7 @@ struct exec_info {
 typedef void (*model_cb)(void *ctx, const struct mev *ev);
 
 struct model {
-	uint64_t t0;	/* recording start, CLOCK_MONOTONIC ns */
+	uint64_t t0; /* recording start, CLOCK_MONOTONIC ns */
 	uint64_t t_end; /* set by model_finalize */
 	uint64_t start_real_ns;
 	char host[64], kernel[64];
@@ -106,7 +106,7 @@ struct model {
 	struct proc *procs, **procs_tail;
 	size_t nprocs;
 	struct hmap cgroups[2]; /* id -> path, per enum cg_hier */
-	struct hmap strings;	/* interned strings by hash */
+	struct hmap strings; /* interned strings by hash */
 	struct hmap jobs_by_key;
 	struct job *jobs; /* ranked after model_finalize */
 	size_t njobs;

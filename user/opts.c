@@ -92,8 +92,8 @@ static int parse_one(int c, const char *arg, unsigned int allowed, struct option
 		if (allow(o->cmd, allowed, OPT_FREQ, "-F"))
 			return 2;
 		if (st_parse_u64(arg, 1, 10000, &v)) {
-			snprintf(msg, sizeof(msg), "-F needs a rate in Hz from 1 to 10000, got '%s'",
-				 arg);
+			snprintf(msg, sizeof(msg),
+				 "-F needs a rate in Hz from 1 to 10000, got '%s'", arg);
 			return bad(o->cmd, msg);
 		}
 		o->freq = v;
@@ -102,7 +102,8 @@ static int parse_one(int c, const char *arg, unsigned int allowed, struct option
 		if (allow(o->cmd, allowed, OPT_INTERVAL, "-i"))
 			return 2;
 		if (st_parse_secs(arg, 0.1, 3600, &d)) {
-			snprintf(msg, sizeof(msg), "-i needs seconds from 0.1 to 3600, got '%s'", arg);
+			snprintf(msg, sizeof(msg), "-i needs seconds from 0.1 to 3600, got '%s'",
+				 arg);
 			return bad(o->cmd, msg);
 		}
 		o->interval = d;
@@ -142,7 +143,8 @@ static int parse_one(int c, const char *arg, unsigned int allowed, struct option
 		/* power of two pages, as the kernel wants */
 		if (st_parse_u64(arg, 4, 1 << 20, &v) || (v & (v - 1))) {
 			snprintf(msg, sizeof(msg),
-				 "--ringbuf-kb needs a power of two from 4 to 1048576, got '%s'", arg);
+				 "--ringbuf-kb needs a power of two from 4 to 1048576, got '%s'",
+				 arg);
 			return bad(o->cmd, msg);
 		}
 		o->ringbuf_kb = v;
@@ -154,8 +156,7 @@ static int parse_one(int c, const char *arg, unsigned int allowed, struct option
 	return 2;
 }
 
-int opts_parse(int argc, char **argv, unsigned int allowed, const char *usage,
-	       struct options *o)
+int opts_parse(int argc, char **argv, unsigned int allowed, const char *usage, struct options *o)
 {
 	char msg[160];
 	int c, err;

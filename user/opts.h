@@ -46,7 +46,6 @@ struct options {
  * options in allowed. Returns 0, 2 after printing one usage error line,
  * or -1 when --help was printed.
  */
-int opts_parse(int argc, char **argv, unsigned int allowed, const char *usage,
-	       struct options *o);
+int opts_parse(int argc, char **argv, unsigned int allowed, const char *usage, struct options *o);
 
 #endif

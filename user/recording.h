@@ -23,11 +23,11 @@
 #define REC_MAX_FRAME (1u << 24) /* larger frames are corruption */
 
 enum rec_frame_type {
-	REC_EVENT = 1,	   /* a raw BPF record (include/), starts with st_hdr */
-	REC_CGROUP = 2,	   /* struct rec_cgroup + path */
+	REC_EVENT = 1, /* a raw BPF record (include/), starts with st_hdr */
+	REC_CGROUP = 2, /* struct rec_cgroup + path */
 	REC_PROC_SEED = 3, /* struct rec_proc_seed: a process alive at start */
-	REC_LOST = 4,	   /* struct rec_lost: cumulative drop counters */
-	REC_END = 5,	   /* struct rec_end: clean close */
+	REC_LOST = 4, /* struct rec_lost: cumulative drop counters */
+	REC_END = 5, /* struct rec_end: clean close */
 };
 
 struct rec_header {
@@ -50,7 +50,7 @@ struct rec_frame_hdr {
 };
 
 enum cg_hier {
-	CG_V2 = 0,  /* the cgroup2 (default) hierarchy */
+	CG_V2 = 0, /* the cgroup2 (default) hierarchy */
 	CG_MEM = 1, /* the cgroup v1 memory controller hierarchy */
 };
 
@@ -72,13 +72,13 @@ struct rec_proc_seed {
 	char comm[16];
 	char filename[256];
 	char args[512];
-	char cg_v2[256];  /* path, "" if unknown */
+	char cg_v2[256]; /* path, "" if unknown */
 	char cg_mem[256]; /* path, "" if no v1 memory hierarchy */
 };
 
 struct rec_lost {
 	uint64_t ts;
-	uint64_t bpf;  /* dropped in the kernel (ring buffer full, ...) */
+	uint64_t bpf; /* dropped in the kernel (ring buffer full, ...) */
 	uint64_t user; /* dropped or undecodable in userspace */
 };
 

@@ -190,7 +190,8 @@ static int resolve_filter(struct spine *sp, const struct options *o)
 	if (cg_lookup(sp->cg, o->cgroup, &h, &id)) {
 		log_err("-c %s: no such cgroup (give a path under %s or %s)", o->cgroup,
 			cg_root(sp->cg, CG_V2) ? cg_root(sp->cg, CG_V2) : "the cgroup2 mount",
-			cg_root(sp->cg, CG_MEM) ? cg_root(sp->cg, CG_MEM) : "the memory cgroup mount");
+			cg_root(sp->cg, CG_MEM) ? cg_root(sp->cg, CG_MEM) :
+						  "the memory cgroup mount");
 		return 1;
 	}
 	if (h == CG_V2) {
@@ -257,11 +258,13 @@ static void follow_descendants(struct spine *sp)
 				uint32_t key = pp->pid, pid = p->pid;
 				uint8_t v;
 
-				if (!m || bpf_map__lookup_elem(m, &key, sizeof(key), &v, sizeof(v), 0))
+				if (!m ||
+				    bpf_map__lookup_elem(m, &key, sizeof(key), &v, sizeof(v), 0))
 					continue;
 				if (!bpf_map__lookup_elem(m, &pid, sizeof(pid), &v, sizeof(v), 0))
 					continue;
-				bpf_map__update_elem(m, &pid, sizeof(pid), &one, sizeof(one), BPF_ANY);
+				bpf_map__update_elem(m, &pid, sizeof(pid), &one, sizeof(one),
+						     BPF_ANY);
 				grew = true;
 			}
 		}
@@ -316,8 +319,7 @@ static int start_one(struct spine *sp, struct spine_inst *in)
 	return 0;
 }
 
-int spine_start(struct spine *sp, const struct options *o, struct model *m,
-		struct rec_writer *rec)
+int spine_start(struct spine *sp, const struct options *o, struct model *m, struct rec_writer *rec)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
 	unsigned int want = o->concerns ? o->concerns : ~0u;

@@ -24,8 +24,8 @@ struct cg_resolver;
 struct ring_buffer;
 
 struct st_filter {
-	uint32_t tgid;	 /* -p */
-	uint64_t cgid;	 /* -c on cgroup2 */
+	uint32_t tgid; /* -p */
+	uint64_t cgid; /* -c on cgroup2 */
 	uint32_t cg_level;
 	uint64_t memcg; /* -c on the v1 memory hierarchy */
 };
@@ -63,8 +63,7 @@ extern volatile sig_atomic_t st_exiting;
  */
 int spine_preflight(const struct options *o, struct features *f);
 /* Opens, configures, loads and attaches the concerns in o->concerns. 0 or 1. */
-int spine_start(struct spine *sp, const struct options *o, struct model *m,
-		struct rec_writer *rec);
+int spine_start(struct spine *sp, const struct options *o, struct model *m, struct rec_writer *rec);
 /* Polls until -d expires or a signal; calls tick_cb each second. 0 or 1. */
 int spine_run(struct spine *sp);
 /* Detaches, drains, writes the final frames, frees the BPF side. */
