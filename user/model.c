@@ -175,6 +175,7 @@ void model_mark(struct model *m, uint64_t ts, uint32_t pid, enum mark_kind k, co
 	}
 	mk = &m->marks[m->nmarks++];
 	mk->ts = ts;
+	mk->p = model_find(m, pid);
 	mk->pid = pid;
 	mk->kind = k;
 	st_strlcpy(mk->detail, detail ? detail : "", sizeof(mk->detail));
@@ -621,4 +622,63 @@ void model_finalize(struct model *m, uint64_t t_end)
 		v[i]->next = i + 1 < n ? v[i + 1] : NULL;
 	m->jobs = n ? v[0] : NULL;
 	free(v);
+}
+
+static struct proc *deepest_from(const struct job *j, struct proc *from, int *depth, int limit)
+{
+	struct proc *best = from;
+	int bd = 0, d;
+	size_t i;
+
+	for (i = 0; i < j->nprocs && limit > 0; i++) {
+		struct proc *c = j->procs[i];
+
+		if (c->parent != from || c == from)
+			continue;
+		c = deepest_from(j, c, &d, limit - 1);
+		if (d + 1 > bd) {
+			bd = d + 1;
+			best = c;
+		}
+	}
+	*depth = bd;
+	return best;
+}
+
+struct proc *job_deepest(const struct job *j)
+{
+	int depth;
+
+	return j->root ? deepest_from(j, j->root, &depth, 32) : NULL;
+}
+
+double model_interval_s(const struct model *m)
+{
+	double d = model_time_s(m, m->t_end), iv = 1;
+
+	while (d / iv > 60)
+		iv *= 2;
+	return iv;
+}
+
+size_t model_nbuckets(const struct model *m, double interval_s)
+{
+	return (size_t)(model_time_s(m, m->t_end) / interval_s) + 1;
+}
+
+void model_series_execs(const struct model *m, const struct job *j, double interval_s, double *v,
+			size_t nb)
+{
+	size_t i, b;
+
+	memset(v, 0, nb * sizeof(*v));
+	for (i = 0; i < m->nmarks; i++) {
+		const struct mark *mk = &m->marks[i];
+
+		if (mk->kind != MARK_EXEC || !mk->p || mk->p->job != j)
+			continue;
+		b = (size_t)(model_time_s(m, mk->ts) / interval_s);
+		if (b < nb)
+			v[b]++;
+	}
 }

@@ -76,6 +76,7 @@ enum mark_kind {
 
 struct mark {
 	uint64_t ts;
+	struct proc *p; /* NULL when the event names no process we know */
 	uint32_t pid;
 	uint32_t kind;
 	char detail[96];
@@ -134,6 +135,14 @@ void model_exec(struct model *m, const struct exec_info *e);
 void model_exit(struct model *m, uint64_t ts, uint32_t pid, uint64_t start_ns, uint32_t status,
 		const char *comm);
 void model_mark(struct model *m, uint64_t ts, uint32_t pid, enum mark_kind k, const char *detail);
+/* The deepest process below the job's root through parents inside the job. */
+struct proc *job_deepest(const struct job *j);
+/* Timeline: bucket width for a recording (about 60 columns, at least 1 s). */
+double model_interval_s(const struct model *m);
+size_t model_nbuckets(const struct model *m, double interval_s);
+/* Exec marks of job j per bucket into v[nb]. */
+void model_series_execs(const struct model *m, const struct job *j, double interval_s, double *v,
+			size_t nb);
 
 /* The cgroup path used for attribution: cgroup2 unless root, else v1 memory. */
 const char *proc_cgroup(const struct proc *p);

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* `report --format json`: the keys of ../shared/CLI.md (docs/json.md). */
+#include <stdlib.h>
+
 #include "json.h"
 #include "report.h"
 
@@ -13,7 +15,20 @@ static void opt_time(struct json_w *w, const char *k, const struct model *m, uin
 		json_knull(w, k);
 }
 
-static void cause(struct json_w *w, const struct job *j)
+static void lineage(struct json_w *w, struct model *m, const struct job *j)
+{
+	const struct proc *chain[64];
+	struct proc *leaf = job_deepest(j);
+	size_t n = leaf ? model_lineage(m, leaf, chain, 64) : 0, i;
+
+	json_key(w, "lineage");
+	json_arr_begin(w);
+	for (i = 0; i < n; i++)
+		json_str(w, chain[i]->comm);
+	json_arr_end(w);
+}
+
+static void cause(struct json_w *w, struct model *m, const struct job *j)
 {
 	size_t i;
 
@@ -30,6 +45,7 @@ static void cause(struct json_w *w, const struct job *j)
 	json_kuint(w, "execs", j->execs);
 	json_kuint(w, "max_concurrency", j->max_concurrency);
 	json_kdouble(w, "score", j->score);
+	lineage(w, m, j);
 	json_obj_end(w);
 }
 
@@ -73,6 +89,42 @@ static void marks(struct json_w *w, const struct model *m)
 	json_arr_end(w);
 }
 
+#define SERIES_CAUSES 20
+
+static void one_series(struct json_w *w, const struct job *j, const char *metric, const double *v,
+		       size_t nb)
+{
+	size_t i;
+
+	json_obj_begin(w);
+	json_kstr(w, "cause", j->name);
+	json_kstr(w, "metric", metric);
+	json_key(w, "values");
+	json_arr_begin(w);
+	for (i = 0; i < nb; i++)
+		json_double(w, v[i]);
+	json_arr_end(w);
+	json_obj_end(w);
+}
+
+/* One series per metric for the top causes (the rest are in "processes"). */
+static void series(struct json_w *w, const struct model *m)
+{
+	double iv = model_interval_s(m);
+	size_t nb = model_nbuckets(m, iv), n = 0;
+	const struct job *j;
+	double *v = calloc(nb, sizeof(*v));
+
+	json_key(w, "series");
+	json_arr_begin(w);
+	for (j = m->jobs; v && j && j->nprocs && n < SERIES_CAUSES; j = j->next, n++) {
+		model_series_execs(m, j, iv, v, nb);
+		one_series(w, j, "execs", v, nb);
+	}
+	json_arr_end(w);
+	free(v);
+}
+
 void report_json(struct model *m, FILE *out)
 {
 	struct json_w *w = json_new(out, true);
@@ -92,7 +144,7 @@ void report_json(struct model *m, FILE *out)
 	json_key(w, "causes");
 	json_arr_begin(w);
 	for (j = m->jobs; j && j->nprocs; j = j->next)
-		cause(w, j);
+		cause(w, m, j);
 	json_arr_end(w);
 	json_key(w, "processes");
 	json_arr_begin(w);
@@ -102,10 +154,8 @@ void report_json(struct model *m, FILE *out)
 	json_arr_end(w);
 	json_key(w, "timeline");
 	json_obj_begin(w);
-	json_kdouble(w, "interval_s", 1);
-	json_key(w, "series");
-	json_arr_begin(w);
-	json_arr_end(w);
+	json_kdouble(w, "interval_s", model_interval_s(m));
+	series(w, m);
 	marks(w, m);
 	json_obj_end(w);
 	json_obj_end(w);

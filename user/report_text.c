@@ -3,6 +3,7 @@
  * `report --format text`: what an operator reads first. Fits 100 columns,
  * plain ASCII framing, no colour (so NO_COLOR and pipes just work).
  */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -13,41 +14,17 @@
 #define TOP_CAUSES 10
 #define MAX_EVENTS 25
 
-/* The longest chain of parent -> child inside the job, starting at its root. */
-static const struct proc *deepest(const struct job *j, const struct proc *from, int *depth)
-{
-	const struct proc *best = from;
-	int bd = 0;
-	size_t i;
-
-	for (i = 0; i < j->nprocs; i++) {
-		const struct proc *c = j->procs[i];
-		int d;
-
-		if (c->parent != from || c == from)
-			continue;
-		c = deepest(j, c, &d);
-		if (d + 1 > bd) {
-			bd = d + 1;
-			best = c;
-		}
-	}
-	*depth = bd;
-	return best;
-}
-
 /* Lineage from the oldest ancestor down to the job's deepest process, left-trimmed. */
 static void lineage_line(FILE *out, struct model *m, const struct job *j)
 {
-	const struct proc *chain[64], *leaf;
+	const struct proc *chain[64];
+	struct proc *leaf = job_deepest(j);
 	char buf[1024], *s;
 	size_t n, i, off = 0, room = WIDTH - 14;
-	int depth;
 
-	if (!j->root)
+	if (!leaf)
 		return;
-	leaf = deepest(j, j->root, &depth);
-	n = model_lineage(m, (struct proc *)leaf, chain, 64);
+	n = model_lineage(m, leaf, chain, 64);
 	buf[0] = '\0';
 	for (i = 0; i < n && off < sizeof(buf); i++)
 		off += snprintf(buf + off, sizeof(buf) - off, "%s%s", i ? " > " : "",
@@ -114,9 +91,38 @@ static void events(struct model *m, FILE *out)
 		fprintf(out, " (none)\n");
 }
 
+/* One row per cause, one column per interval: the shape of the spike. */
+static void timeline(struct model *m, FILE *out)
+{
+	static const char *const blocks[] = { " ",	"\u2581", "\u2582", "\u2583", "\u2584",
+					      "\u2585", "\u2586", "\u2587", "\u2588" };
+	double iv = model_interval_s(m), *v, max;
+	size_t nb = model_nbuckets(m, iv), i;
+	const struct job *j;
+	int rows = 0;
+
+	if (nb > 64)
+		nb = 64;
+	v = calloc(nb, sizeof(*v));
+	if (!v)
+		return;
+	fprintf(out, "\nTIMELINE (execs per %.0f s, one column each; scale per row)\n", iv);
+	for (j = m->jobs; j && j->nprocs && rows < TOP_CAUSES; j = j->next, rows++) {
+		model_series_execs(m, j, iv, v, nb);
+		for (max = 0, i = 0; i < nb; i++)
+			max = v[i] > max ? v[i] : max;
+		fprintf(out, " %-24.24s |", j->name);
+		for (i = 0; i < nb; i++)
+			fputs(blocks[max > 0 ? (int)((v[i] / max) * 8 + 0.999) : 0], out);
+		fprintf(out, "| max %.0f\n", max);
+	}
+	free(v);
+}
+
 void report_text(struct model *m, FILE *out, const char *source)
 {
 	header(m, out, source);
 	causes(m, out);
 	events(m, out);
+	timeline(m, out);
 }
