@@ -16,6 +16,8 @@
  * on a pipe inherited from the controller (its fd is in ST_CRONJOB_FD), hold
  * for --hold-ms, reap their children and exit. The controller then removes
  * the cgroups and the symlink directory and prints one JSON object.
+ * --pid-file gets the level-1 pid (the root of the tree, for `-p`) as soon
+ * as it is forked.
  *
  * On SIGINT/SIGTERM (or the hard 60 s alarm) the controller SIGKILLs the
  * tree: every pid it knows, every pid left in the cgroups. It is a child
@@ -282,7 +284,7 @@ static void send_line(int fd, const char *line)
 
 static void exec_level(const struct opts *o, long level, const char *name, int fd)
 {
-	char path[PATH_MAX], lvl[8], hold[16], code[8];
+	char path[PATH_MAX], lvl[24], hold[24], code[24];
 	char *argv[12];
 	int n = 0;
 	char msg[128];

@@ -9,6 +9,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -28,6 +29,10 @@
  */
 #define CG_NEG_RETRY_NS (1000ULL * 1000000ULL)
 #define CG_NEG_MAX 4096
+
+#ifndef FILEID_KERNFS
+#define FILEID_KERNFS 0xfe /* include/linux/exportfs.h */
+#endif
 
 struct cg_tree {
 	char *root; /* mount point, NULL when absent */
@@ -162,6 +167,8 @@ int cg_scan(const char *root, uint64_t ino, char *out, size_t outlen)
 }
 
 /* Caches without replacing: pointers handed out earlier must stay valid. */
+static const char *under(const char *path, const char *root);
+
 static int tree_add(struct cg_tree *t, uint64_t id, const char *path)
 {
 	char *p;
@@ -276,6 +283,45 @@ const char *cg_root(const struct cg_resolver *r, enum cg_hier h)
 	return r && hier_ok(h) ? r->t[h].root : NULL;
 }
 
+/*
+ * Exact lookup: cgroup ids are kernfs file handles (FILEID_KERNFS), so
+ * open_by_handle_at() finds the directory of a cgroup created a moment ago
+ * without walking anything. Needs CAP_DAC_READ_SEARCH; -errno otherwise.
+ */
+static int by_handle(struct cg_tree *t, uint64_t id)
+{
+	struct {
+		struct file_handle fh;
+		uint64_t id;
+	} h = { .fh = { .handle_bytes = sizeof(uint64_t), .handle_type = FILEID_KERNFS } };
+	char link[64], full[PATH_MAX];
+	const char *rel;
+	int mfd, fd, err = 0;
+	ssize_t n;
+
+	memcpy(h.fh.f_handle, &id, sizeof(id));
+	mfd = open(t->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (mfd < 0)
+		return -errno;
+	fd = open_by_handle_at(mfd, &h.fh, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		err = -errno;
+		close(mfd);
+		return err;
+	}
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, full, sizeof(full) - 1);
+	close(fd);
+	close(mfd);
+	if (n <= 0)
+		return -ENOENT;
+	full[n] = '\0';
+	rel = under(full, t->root);
+	if (!rel)
+		return -ENOENT;
+	return tree_add(t, id, *rel ? rel : "/");
+}
+
 const char *cg_path(struct cg_resolver *r, enum cg_hier h, uint64_t id)
 {
 	struct cg_tree *t = tree_of(r, h);
@@ -287,6 +333,11 @@ const char *cg_path(struct cg_resolver *r, enum cg_hier h, uint64_t id)
 	p = hmap_get(&t->paths, id);
 	if (p)
 		return p;
+	if (!by_handle(t, id)) {
+		p = hmap_get(&t->paths, id);
+		if (p)
+			return p;
+	}
 	now = now_mono_ns();
 	if (t->scanned && now - t->last_scan_ns < CG_RESCAN_NS)
 		return NULL;

@@ -77,7 +77,7 @@ static int parse_one(int c, const char *arg, unsigned int allowed, struct option
 	case 'p':
 		if (allow(o->cmd, allowed, OPT_PID, "-p"))
 			return 2;
-		if (st_parse_u64(arg, 1, 4194304, &v)) {
+		if (st_parse_u64(arg, 1, INT32_MAX, &v)) {
 			snprintf(msg, sizeof(msg), "-p needs a process id, got '%s'", arg);
 			return bad(o->cmd, msg);
 		}
