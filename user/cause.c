@@ -75,6 +75,8 @@ void cause_kthread_base(const char *comm, char *out, size_t outlen)
 {
 	size_t n = strcspn(comm, "/:");
 
+	if (!outlen)
+		return;
 	/* Without a separator, trailing digits name the instance: kswapd0. */
 	if (!comm[n])
 		while (n > 1 && comm[n - 1] >= '0' && comm[n - 1] <= '9')

@@ -123,10 +123,29 @@ struct proc *model_find(const struct model *m, uint32_t pid)
 	return hmap_get(&m->live, pid);
 }
 
+static struct proc *parent_of(struct model *m, struct proc *p);
+
+/*
+ * Before pid's entry is replaced, children that have not looked up their
+ * parent yet (seeded ones link lazily) must link to the old holder.
+ */
+static void adopt_before_reuse(struct model *m, struct proc *old)
+{
+	struct proc *q;
+
+	for (q = m->procs; q; q = q->next)
+		if (!q->parent && q != old && q->ppid == old->pid)
+			q->parent = old;
+}
+
 static struct proc *proc_new(struct model *m, uint32_t pid)
 {
-	struct proc *p = calloc(1, sizeof(*p));
+	struct proc *old = model_find(m, pid);
+	struct proc *p;
 
+	if (old)
+		adopt_before_reuse(m, old);
+	p = calloc(1, sizeof(*p));
 	if (!p)
 		return NULL;
 	p->pid = pid;
@@ -278,7 +297,8 @@ void model_exec(struct model *m, const struct exec_info *e)
 		return;
 	if (is_new || !p->start_ns)
 		p->start_ns = e->start_ns;
-	if (!p->seen_ns)
+	/* A seeded process lived from the start; its exec does not start it. */
+	if (!p->seen_ns && !p->seeded)
 		p->seen_ns = e->ts;
 	p->ppid = e->ppid;
 	p->uid = e->uid;
@@ -314,6 +334,11 @@ void model_exit(struct model *m, uint64_t ts, uint32_t pid, uint64_t start_ns, u
 	}
 	if (!p->start_ns)
 		p->start_ns = start_ns;
+	/* The last name it had: kernel threads and prctl renames never exec. */
+	if (comm && *comm && strcmp(p->comm, comm)) {
+		st_strlcpy(p->comm, comm, sizeof(p->comm));
+		p->job = NULL;
+	}
 	p->exited = true;
 	p->exit_ns = ts;
 	p->exit_status = status;

@@ -162,7 +162,7 @@ int opts_parse(int argc, char **argv, unsigned int allowed, const char *usage, s
 	int c, err;
 
 	o->cmd = argv[0];
-	optind = 1;
+	optind = 0; /* 0, not 1: a full reset of glibc's getopt state */
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":d:o:p:c:F:i:vh", longopts, NULL)) != -1) {
 		if (c == 'h') {
@@ -174,7 +174,7 @@ int opts_parse(int argc, char **argv, unsigned int allowed, const char *usage, s
 
 			if (c == ':')
 				snprintf(msg, sizeof(msg), "option %s needs a value", name);
-			else if (optopt)
+			else if (optopt > 0 && optopt < 256)
 				snprintf(msg, sizeof(msg), "unknown option '-%c'", optopt);
 			else
 				snprintf(msg, sizeof(msg), "unknown option '%s'", name);

@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -168,6 +169,8 @@ void st_strfix(char *dst, size_t dstlen, const char *src, size_t srclen)
 {
 	size_t n = strnlen(src, srclen);
 
+	if (!dstlen)
+		return;
 	if (n >= dstlen)
 		n = dstlen - 1;
 	memcpy(dst, src, n);
@@ -179,7 +182,8 @@ int st_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *out)
 	unsigned long long v;
 	char *end;
 
-	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+	/* strtoull skips blanks and takes signs: only digits are a number here. */
+	if (!s || !isdigit((unsigned char)*s))
 		return -EINVAL;
 	errno = 0;
 	v = strtoull(s, &end, 10);
@@ -194,7 +198,8 @@ int st_parse_secs(const char *s, double min, double max, double *out)
 	double v;
 	char *end;
 
-	if (!s || !*s || *s == '-' || *s == '+' || *s == ' ')
+	/* Plain decimal only: strtod would also take blanks, signs, hex and "inf". */
+	if (!s || !*s || strspn(s, "0123456789.") != strlen(s))
 		return -EINVAL;
 	errno = 0;
 	v = strtod(s, &end);
