@@ -76,7 +76,9 @@ int exec_tp(struct trace_event_raw_sched_process_exec *ctx)
 	return 0;
 }
 
-static __always_inline void emit_fork(__u32 pid, __u32 ppid, __u64 start_ns)
+/* child is NULL on the classic path: the parent's cgroups stand in for it. */
+static __always_inline void emit_fork(struct task_struct *child, __u32 pid, __u32 ppid,
+				      __u64 start_ns)
 {
 	struct task_struct *cur = (void *)bpf_get_current_task();
 	struct proc_fork *e;
@@ -97,8 +99,14 @@ static __always_inline void emit_fork(__u32 pid, __u32 ppid, __u64 start_ns)
 	e->pid = pid;
 	e->ppid = ppid;
 	e->start_ns = start_ns;
-	e->cgroup_id = bpf_get_current_cgroup_id();
-	e->memcg_id = st_task_memcg_id(cur);
+	if (child) {
+		/* clone3(CLONE_INTO_CGROUP) starts the child elsewhere than its parent */
+		e->cgroup_id = BPF_CORE_READ(child, cgroups, dfl_cgrp, kn, id);
+		e->memcg_id = st_task_memcg_id(child);
+	} else {
+		e->cgroup_id = bpf_get_current_cgroup_id();
+		e->memcg_id = st_task_memcg_id(cur);
+	}
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, 0);
 }
@@ -110,7 +118,8 @@ int BPF_PROG(fork_btf, struct task_struct *parent, struct task_struct *child)
 
 	if (pid != BPF_CORE_READ(child, tgid))
 		return 0; /* a thread */
-	emit_fork(pid, BPF_CORE_READ(child, real_parent, tgid), BPF_CORE_READ(child, start_time));
+	emit_fork(child, pid, BPF_CORE_READ(child, real_parent, tgid),
+		  BPF_CORE_READ(child, start_time));
 	return 0;
 }
 
@@ -120,7 +129,8 @@ int fork_tp(struct trace_event_raw_task_newtask *ctx)
 {
 	if (ctx->clone_flags & CLONE_THREAD)
 		return 0;
-	emit_fork(ctx->pid, bpf_get_current_pid_tgid() >> 32, bpf_ktime_get_ns());
+	/* The child's start time is not visible here: 0 means unknown to the model. */
+	emit_fork(NULL, ctx->pid, bpf_get_current_pid_tgid() >> 32, 0);
 	return 0;
 }
 

@@ -98,29 +98,22 @@ static int close_out(FILE *out, const char *path)
 	return 0;
 }
 
-/* Runs the selected concerns live until -d or a signal. */
-static int trace(struct options *o, struct model *m, struct rec_writer *rec, const char *what)
+/* Runs the selected concerns live until -d or a signal; sp was preflighted. */
+static int trace(struct spine *sp, struct options *o, struct model *m, struct rec_writer *rec,
+		 const char *what)
 {
-	struct spine sp = { 0 };
 	char desc[256];
 	int rc;
 
-	if (spine_preflight(o, &sp.feat)) {
-		if (rec)
-			rec_close(rec, NULL);
-		return 1;
-	}
-	rc = spine_start(&sp, o, m, rec);
+	rc = spine_start(sp, o, m, rec);
 	if (!rc) {
-		spine_describe(&sp, desc, sizeof(desc));
+		spine_describe(sp, desc, sizeof(desc));
 		fprintf(stderr, "spiketrace: tracing %s%s (Ctrl-C to stop)\n", desc, what);
-		rc = spine_run(&sp);
+		rc = spine_run(sp);
 	}
-	if (rc && sp.rec == NULL)
-		rec = NULL;
-	spine_stop(&sp);
-	if (sp.rec_err && !rc) {
-		log_err("writing the recording failed: %s", strerror(-sp.rec_err));
+	spine_stop(sp);
+	if (sp->rec_err && !rc) {
+		log_err("writing the recording failed: %s", strerror(-sp->rec_err));
 		rc = 1;
 	}
 	if (st_exiting)
@@ -131,12 +124,16 @@ static int trace(struct options *o, struct model *m, struct rec_writer *rec, con
 static int cmd_record(struct options *o)
 {
 	const char *path = o->output ? o->output : "spiketrace.rec";
+	struct spine sp = { 0 };
 	struct rec_header h;
 	struct rec_writer *rec;
 	struct model *m;
 	char what[300];
 	int rc;
 
+	/* Checked before the file is touched: a failed start keeps an old recording. */
+	if (spine_preflight(o, &sp.feat))
+		return 1;
 	spine_rec_header(&h, o->concerns ? o->concerns : ~0u);
 	rec = rec_create(path, &h);
 	if (!rec) {
@@ -153,7 +150,7 @@ static int cmd_record(struct options *o)
 		return 1;
 	}
 	snprintf(what, sizeof(what), ", recording to %.200s", path);
-	rc = trace(o, m, rec, what);
+	rc = trace(&sp, o, m, rec, what);
 	if (!rc)
 		fprintf(stderr,
 			"spiketrace: wrote %s (%zu processes seen); see: spiketrace report %s\n",
@@ -196,9 +193,13 @@ static int cmd_report(struct options *o)
 static int cmd_proc(struct options *o)
 {
 	struct stream s = { .out = stdout, .json = o->json };
-	struct model *m = model_new(now_mono_ns());
+	struct spine sp = { 0 };
+	struct model *m;
 	int rc;
 
+	if (spine_preflight(o, &sp.feat))
+		return 1;
+	m = model_new(now_mono_ns());
 	if (!m) {
 		log_err("out of memory");
 		return 1;
@@ -206,54 +207,68 @@ static int cmd_proc(struct options *o)
 	s.m = m;
 	o->concerns = concern_by_name("proc")->bit;
 	model_listen(m, stream_event, &s);
-	rc = trace(o, m, NULL, "");
+	rc = trace(&sp, o, m, NULL, "");
 	model_free(m);
 	return rc;
 }
 
+/* Each concern picks its program variants exactly as it would for a run. */
 static int cmd_features(struct options *o)
 {
-	struct features f;
-	struct json_w *w;
+	struct spine sp = { .o = o };
+	struct features *f = &sp.feat;
+	struct json_w *w = NULL;
+	size_t i;
+	int rc = 0;
 
-	if (spine_preflight(o, &f))
+	if (spine_preflight(o, f))
 		return 1;
-	if (!o->json) {
-		printf("btf:      %s (%s)\n", f.btf ? "yes" : "no", f.btf_path);
-		printf("ringbuf:  %s\n", f.ringbuf ? "yes" : "no");
-		printf("tp_btf:   %s\n", f.tp_btf ? "yes" : "no");
-		printf("fentry:   %s\n", f.fentry ? "yes" : "no");
-		printf("kprobe:   %s\n", f.kprobe ? "yes" : "no");
-		printf("tracefs:  %s\n", f.tracefs ? f.tracefs_path : "no");
-		printf("proc:     exec=%s fork=%s exit=%s\n",
-		       feat_btf_tp(&f, "sched_process_exec") ? "tp_btf" : "tracepoint",
-		       feat_btf_tp(&f, "sched_process_fork") ? "tp_btf" : "tracepoint",
-		       feat_btf_tp(&f, "sched_process_exit") ? "tp_btf" : "tracepoint");
-		features_free();
-		return 0;
+	if (o->json) {
+		w = json_new(stdout, true);
+		json_obj_begin(w);
+		json_kbool(w, "btf", f->btf);
+		json_kbool(w, "ringbuf", f->ringbuf);
+		json_kbool(w, "tp_btf", f->tp_btf);
+		json_kbool(w, "fentry", f->fentry);
+		json_kbool(w, "kprobe", f->kprobe);
+		json_kstr(w, "tracefs", f->tracefs ? f->tracefs_path : NULL);
+		json_key(w, "concerns");
+		json_obj_begin(w);
+	} else {
+		printf("btf:      %s (%s)\n", f->btf ? "yes" : "no", f->btf_path);
+		printf("ringbuf:  %s\n", f->ringbuf ? "yes" : "no");
+		printf("tp_btf:   %s\n", f->tp_btf ? "yes" : "no");
+		printf("fentry:   %s\n", f->fentry ? "yes" : "no");
+		printf("kprobe:   %s\n", f->kprobe ? "yes" : "no");
+		printf("tracefs:  %s\n", f->tracefs ? f->tracefs_path : "no");
 	}
-	w = json_new(stdout, true);
-	json_obj_begin(w);
-	json_kbool(w, "btf", f.btf);
-	json_kbool(w, "ringbuf", f.ringbuf);
-	json_kbool(w, "tp_btf", f.tp_btf);
-	json_kbool(w, "fentry", f.fentry);
-	json_kbool(w, "kprobe", f.kprobe);
-	json_kstr(w, "tracefs", f.tracefs ? f.tracefs_path : NULL);
-	json_key(w, "proc");
-	json_obj_begin(w);
-	json_kstr(w, "exec", feat_btf_tp(&f, "sched_process_exec") ? "tp_btf" : "tracepoint");
-	json_kstr(w, "fork", feat_btf_tp(&f, "sched_process_fork") ? "tp_btf" : "tracepoint");
-	json_kstr(w, "exit", feat_btf_tp(&f, "sched_process_exit") ? "tp_btf" : "tracepoint");
-	json_obj_end(w);
-	json_obj_end(w);
-	json_free(w);
+	for (i = 0; i < nconcerns; i++) {
+		const struct concern *c = concerns[i];
+		void *priv = NULL;
+		const char *v = "unavailable";
+
+		if (!c->open(&sp, &priv) && !c->configure(&sp, priv))
+			v = c->variant(priv);
+		else
+			rc = 1;
+		if (w)
+			json_kstr(w, c->name, v);
+		else
+			printf("%-9s %s\n", c->name, v);
+		if (priv)
+			c->destroy(priv);
+	}
+	if (w) {
+		json_obj_end(w);
+		json_obj_end(w);
+		json_free(w);
+	}
 	features_free();
-	return 0;
+	return rc;
 }
 
 static const struct cmd cmds[] = {
-	{ "record", OPT_TRACING | OPT_OUTPUT | OPT_ONLY | OPT_FREQ, cmd_record,
+	{ "record", OPT_TRACING | OPT_OUTPUT | OPT_ONLY, cmd_record,
 	  "record every concern into a file", record_usage },
 	{ "report", OPT_FORMAT | OPT_OUTPUT | OPT_INPUT, cmd_report,
 	  "explain a recording (text, json)", report_usage },

@@ -385,7 +385,7 @@ bool proc_active(const struct proc *p)
 
 size_t model_lineage(struct model *m, struct proc *p, const struct proc **out, size_t max)
 {
-	const struct proc *chain[64];
+	const struct proc *chain[64] = { 0 };
 	size_t n = 0, i;
 
 	/* Bounded: a corrupt recording must not loop us forever. */

@@ -100,7 +100,10 @@ struct model {
 	uint64_t t_end; /* set by model_finalize */
 	uint64_t start_real_ns;
 	char host[64], kernel[64];
-	uint64_t lost_bpf, lost_user;
+	uint64_t lost_bpf; /* dropped in the kernel (ring buffer full) */
+	uint64_t lost_decode; /* records the spine could not decode */
+	uint64_t lost_user; /* dropped by the model itself (allocation failures) */
+	char cut_reason[160]; /* why the recording ended early, when cut_short */
 	bool cut_short; /* the recording ended without a clean close */
 
 	struct hmap live; /* pid -> newest struct proc */

@@ -46,7 +46,7 @@ static const char *pick(struct spine *sp, struct bpf_program *btf, struct bpf_pr
 	bpf_program__set_autoload(tp, !use_btf);
 	if (use_btf)
 		return "tp_btf";
-	return feat_tracepoint(&sp->feat, cat, name) ? "tracepoint" : "missing";
+	return feat_tracepoint(&sp->feat, cat, name) ? name : "missing";
 }
 
 static int proc_configure(struct spine *sp, void *priv)
@@ -55,6 +55,7 @@ static int proc_configure(struct spine *sp, void *priv)
 	struct proc_bpf *s = p->skel;
 	const char *e, *f, *x;
 
+	/* features also configures without a filter: o may be bare. */
 	s->rodata->targ_tgid = sp->filter.tgid;
 	s->rodata->targ_cgid = sp->filter.cgid;
 	s->rodata->targ_cg_level = sp->filter.cg_level;

@@ -35,7 +35,10 @@ static void cause(struct json_w *w, struct model *m, const struct job *j)
 	json_obj_begin(w);
 	json_kstr(w, "name", j->name);
 	json_kstr(w, "cgroup", j->cgroup);
-	json_kuint(w, "root_pid", j->root ? j->root->pid : 0);
+	if (j->root)
+		json_kuint(w, "root_pid", j->root->pid);
+	else
+		json_knull(w, "root_pid");
 	json_kstr(w, "root_comm", j->root ? j->root->comm : NULL);
 	json_key(w, "pids");
 	json_arr_begin(w);
@@ -57,7 +60,7 @@ static void process(struct json_w *w, struct model *m, struct proc *p)
 	json_kuint(w, "pid", p->pid);
 	json_kuint(w, "ppid", p->ppid);
 	json_kstr(w, "comm", p->comm);
-	json_kstr(w, "filename", p->filename);
+	json_kstr(w, "filename", p->filename && *p->filename ? p->filename : NULL);
 	json_kstr(w, "cgroup", proc_cgroup(p));
 	json_kstr(w, "cause", j ? j->name : NULL);
 	opt_time(w, "start_s", m, p->seen_ns);
@@ -136,8 +139,9 @@ void report_json(struct model *m, FILE *out)
 	json_obj_begin(w);
 	json_kuint(w, "version", 1);
 	json_kdouble(w, "duration_s", model_time_s(m, m->t_end));
-	json_kuint(w, "lost_events", m->lost_bpf + m->lost_user);
+	json_kuint(w, "lost_events", m->lost_bpf + m->lost_decode + m->lost_user);
 	json_kbool(w, "complete", !m->cut_short);
+	json_kstr(w, "cut_short", m->cut_short ? m->cut_reason : NULL);
 	json_kstr(w, "host", m->host);
 	json_kstr(w, "kernel", m->kernel);
 	json_kdouble(w, "start_unix_s", (double)m->start_real_ns / 1e9);

@@ -48,9 +48,10 @@ static void header(struct model *m, FILE *out, const char *source)
 		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S UTC", &tm);
 	fprintf(out, "spiketrace report: %.80s\n", source);
 	fprintf(out, "host %.40s, kernel %.40s\n", m->host, m->kernel);
-	fprintf(out, "recorded %s for %.1f s, %llu lost events%s\n", when,
-		model_time_s(m, m->t_end), (unsigned long long)(m->lost_bpf + m->lost_user),
-		m->cut_short ? ", CUT SHORT (recorder did not finish)" : "");
+	fprintf(out, "recorded %s for %.1f s, %llu lost events\n", when, model_time_s(m, m->t_end),
+		(unsigned long long)(m->lost_bpf + m->lost_decode + m->lost_user));
+	if (m->cut_short)
+		fprintf(out, "INCOMPLETE: %.90s\n", m->cut_reason);
 }
 
 static void causes(struct model *m, FILE *out)

@@ -389,13 +389,18 @@ static void spine_tick(struct spine *sp, uint64_t now)
 			sp->inst[i].c->tick(sp, sp->inst[i].priv, now);
 	sp->lost_bpf = read_lost(sp);
 	sp->model->lost_bpf = sp->lost_bpf;
-	sp->model->lost_user = sp->lost_user;
+	sp->model->lost_decode = sp->lost_user;
 	if (sp->rec) {
+		int err;
+
 		/* Also the heartbeat that dates a recording cut short. */
-		l = (struct rec_lost){ .ts = now, .bpf = sp->lost_bpf, .user = sp->lost_user };
+		l = (struct rec_lost){ .ts = now,
+				       .bpf = sp->lost_bpf,
+				       .user = sp->lost_user + sp->model->lost_user };
 		rec_write(sp->rec, REC_LOST, &l, sizeof(l));
-		if (rec_flush(sp->rec) && !sp->rec_err)
-			sp->rec_err = -errno;
+		err = rec_flush(sp->rec);
+		if (err && !sp->rec_err)
+			sp->rec_err = err;
 	}
 	if (sp->tick_cb)
 		sp->tick_cb(sp->tick_ctx, now);
@@ -533,7 +538,7 @@ static void replay_frame(struct spine *sp, uint32_t type, const void *p, uint32_
 	case REC_LOST:
 		if (len == sizeof(struct rec_lost)) {
 			m->lost_bpf = ((const struct rec_lost *)p)->bpf;
-			m->lost_user = ((const struct rec_lost *)p)->user;
+			m->lost_decode = ((const struct rec_lost *)p)->user;
 		}
 		break;
 	}
@@ -569,9 +574,10 @@ int spine_replay(const char *path, struct model *m)
 	}
 	if (rc < 0) {
 		m->cut_short = true;
+		st_strlcpy(m->cut_reason, rec_error(r), sizeof(m->cut_reason));
 		log_warn("%s: %s; reporting what was recorded up to there", path, rec_error(r));
 	}
-	m->lost_user += sp.lost_user;
+	m->lost_decode += sp.lost_user;
 	rec_free(r);
 	model_finalize(m, t_end);
 	return 0;
