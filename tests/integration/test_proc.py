@@ -176,7 +176,16 @@ def test_record_report_explains_the_job(start_spiketrace, run_spiketrace, run_cr
     assert cause["root_comm"] == names[0]
     assert cause["execs"] == 5
     assert cause["max_concurrency"] == 5, "all five hold at the same time"
-    assert report["causes"][0]["name"] == cgroup, "the only job that exec'd 5 ranks first"
+    # Ranking: causes come sorted by score, and the tree outranks the job
+    # that ran it (the test harness, with the st-cronjob controller: 1 exec).
+    # Other work on the box may legitimately rank higher, so no causes[0] here;
+    # make demo checks causes[0] on a quiet replay.
+    scores = [c["score"] for c in report["causes"]]
+    assert scores == sorted(scores, reverse=True), scores
+    names_ranked = [c["name"] for c in report["causes"]]
+    harness = [i for i, c in enumerate(report["causes"]) if job["controller_pid"] in c["pids"]]
+    assert len(harness) == 1, names_ranked
+    assert names_ranked.index(cgroup) < harness[0], names_ranked
 
     for pid, proc in tree.items():
         rows = [p for p in report["processes"] if p["pid"] == pid]
