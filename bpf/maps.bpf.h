@@ -15,6 +15,7 @@ const volatile __u32 targ_tgid = 0; /* -p: this process and its descendants */
 const volatile __u64 targ_cgid = 0; /* -c on cgroup2: this cgroup or below */
 const volatile __u32 targ_cg_level = 0; /* its level in the hierarchy */
 const volatile __u64 targ_memcg = 0; /* -c on the v1 memory hierarchy */
+const volatile __u32 self_tgid = 0; /* spiketrace itself: never a cause */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -97,13 +98,12 @@ static __always_inline bool st_memcg_under(struct task_struct *t)
 static __always_inline bool st_current_wanted(void)
 {
 	struct task_struct *t = (void *)bpf_get_current_task();
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
-	if (targ_tgid) {
-		__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-
-		if (!bpf_map_lookup_elem(&followed, &tgid))
-			return false;
-	}
+	if (tgid == self_tgid)
+		return false;
+	if (targ_tgid && !bpf_map_lookup_elem(&followed, &tgid))
+		return false;
 	if (targ_cgid && bpf_get_current_ancestor_cgroup_id(targ_cg_level) != targ_cgid)
 		return false;
 	if (targ_memcg && !st_memcg_under(t))

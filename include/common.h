@@ -20,12 +20,15 @@ enum st_type {
 	ST_PROC_EXEC = 0x0101,
 	ST_PROC_FORK = 0x0102,
 	ST_PROC_EXIT = 0x0103,
+	ST_MEM_OOM = 0x0201,
+	ST_MEM_SNAP = 0x0202, /* userspace-made, from the maps */
 };
 
 /* Indices of the per-CPU drop counters every concern keeps (lost map). */
 enum st_lost {
 	ST_LOST_RINGBUF = 0, /* bpf_ringbuf_reserve failed */
 	ST_LOST_READ = 1, /* a helper read failed; record sent partly empty */
+	ST_LOST_MAPFULL = 2, /* an aggregation map was full */
 	ST_LOST_MAX = 4,
 };
 

@@ -6,6 +6,7 @@
 
 const struct concern *const concerns[] = {
 	&concern_proc,
+	&concern_mem,
 };
 const size_t nconcerns = ARRAY_SIZE(concerns);
 

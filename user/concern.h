@@ -40,6 +40,7 @@ struct concern {
 };
 
 extern const struct concern concern_proc;
+extern const struct concern concern_mem;
 
 /* The table, in attach order. */
 extern const struct concern *const concerns[];

@@ -30,7 +30,7 @@ static const char record_usage[] =
 	"\n"
 	"  -d, --duration SECS  stop after SECS (default: at SIGINT/SIGTERM)\n"
 	"  -o, --output FILE    recording to write (replaced if it exists, never a symlink)\n"
-	"      --only LIST      comma list of concerns: proc\n"
+	"      --only LIST      comma list of concerns: proc,mem\n"
 	"  -p, --pid PID        only this process and its descendants\n"
 	"  -c, --cgroup PATH    only this cgroup and below (cgroup2 or v1 memory path)\n"
 	"      --btf FILE       kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
@@ -144,6 +144,8 @@ static int cmd_record(struct options *o)
 		return 1;
 	}
 	m = model_new(h.start_mono_ns);
+	if (m)
+		m->concerns = h.concerns;
 	if (!m) {
 		rec_close(rec, NULL);
 		log_err("out of memory");
@@ -192,7 +194,7 @@ static int cmd_report(struct options *o)
 
 static int cmd_proc(struct options *o)
 {
-	struct stream s = { .out = stdout, .json = o->json };
+	struct stream s = { .out = stdout, .json = o->json, .procs = true };
 	struct spine sp = { 0 };
 	struct model *m;
 	int rc;
@@ -267,6 +269,47 @@ static int cmd_features(struct options *o)
 	return rc;
 }
 
+static const char mem_usage[] =
+	"Usage: spiketrace mem [--json] [-d SECS] [-i SECS] [-p PID] [-c CGROUP]\n"
+	"Stream OOM kills as they happen and print a per-job memory table every -i\n"
+	"seconds (RSS now, peak, growth, page faults/s, OOM kills).\n"
+	"\n"
+	"  --json         one JSON object per line: type oom_kill, type mem (one per job)\n"
+	"  -i SECS        table period (default 2)\n"
+	"  -d SECS        stop after SECS\n"
+	"  -p PID, -c CGROUP  only that process tree / cgroup\n"
+	"\n"
+	"Examples:\n"
+	"  spiketrace mem\n"
+	"  spiketrace mem --json -d 30 | jq -c 'select(.type==\"oom_kill\")'\n";
+
+static int cmd_mem(struct options *o)
+{
+	struct stream s = { .out = stdout, .json = o->json };
+	struct spine sp = { 0 };
+	struct model *m;
+	int rc;
+
+	if (spine_preflight(o, &sp.feat))
+		return 1;
+	m = model_new(now_mono_ns());
+	if (!m) {
+		log_err("out of memory");
+		return 1;
+	}
+	s.m = m;
+	s.interval_s = o->interval > 0 ? o->interval : 2;
+	m->concerns = concern_by_name("proc")->bit | concern_by_name("mem")->bit;
+	o->concerns = m->concerns;
+	model_listen(m, stream_event, &s);
+	sp.tick_cb = stream_mem_tick;
+	sp.tick_ctx = &s;
+	rc = trace(&sp, o, m, NULL, "");
+	stream_free(&s);
+	model_free(m);
+	return rc;
+}
+
 static const struct cmd cmds[] = {
 	{ "record", OPT_TRACING | OPT_OUTPUT | OPT_ONLY, cmd_record,
 	  "record every concern into a file", record_usage },
@@ -274,6 +317,8 @@ static const struct cmd cmds[] = {
 	  "explain a recording (text, json)", report_usage },
 	{ "proc", OPT_TRACING | OPT_JSON, cmd_proc, "stream execs and exits with lineage",
 	  proc_usage },
+	{ "mem", OPT_TRACING | OPT_JSON | OPT_INTERVAL, cmd_mem,
+	  "stream OOM kills and a per-job memory table", mem_usage },
 	{ "features", OPT_JSON | OPT_BTF, cmd_features, "what this kernel supports",
 	  features_usage },
 };

@@ -41,6 +41,7 @@ void model_free(struct model *m)
 		pn = p->next;
 		free(p->filename);
 		free(p->args);
+		free(p->samples);
 		free(p);
 	}
 	for (j = m->jobs; j; j = jn) {
@@ -55,6 +56,7 @@ void model_free(struct model *m)
 	hmap_free(&m->cgroups[1]);
 	hmap_free(&m->jobs_by_key);
 	free(m->marks);
+	free(m->ooms);
 	free(m);
 }
 
@@ -380,7 +382,170 @@ int proc_exit_code(const struct proc *p)
 
 bool proc_active(const struct proc *p)
 {
-	return !p->seeded || p->execs || p->exited;
+	return !p->seeded || p->execs || p->exited || p->mem.faults || p->oom_killed;
+}
+
+static void add_sample(struct model *m, struct proc *p, uint64_t ts)
+{
+	struct sample *s;
+
+	if (p->nsamples && p->samples[p->nsamples - 1].faults == p->mem.faults &&
+	    p->samples[p->nsamples - 1].rss == p->mem.rss)
+		return;
+	if (p->nsamples == p->samples_cap) {
+		size_t cap = p->samples_cap ? p->samples_cap * 2 : 8;
+
+		s = realloc(p->samples, cap * sizeof(*s));
+		if (!s) {
+			m->lost_user++;
+			return;
+		}
+		p->samples = s;
+		p->samples_cap = cap;
+	}
+	p->samples[p->nsamples++] = (struct sample){ ts, p->mem.faults, p->mem.rss };
+}
+
+void model_mem(struct model *m, uint64_t ts, uint32_t pid, const struct memstat *st)
+{
+	struct proc *p = model_find(m, pid);
+	uint64_t first;
+
+	if (!p) {
+		p = proc_new(m, pid);
+		if (!p)
+			return;
+		st_strlcpy(p->comm, "?", sizeof(p->comm));
+		p->seen_ns = ts;
+	}
+	/* Growth is counted from what a process had when we first saw it. */
+	first = p->mem.seen ? p->mem.rss_first : (p->seeded ? st->rss : 0);
+	p->mem = *st;
+	p->mem.rss_first = first;
+	p->mem.seen = true;
+	add_sample(m, p, ts);
+}
+
+void model_oom(struct model *m, const struct oom_kill *k)
+{
+	struct oom_kill *n = realloc(m->ooms, (m->nooms + 1) * sizeof(*n));
+	char detail[96];
+
+	if (!n) {
+		m->lost_user++;
+		return;
+	}
+	m->ooms = n;
+	n = &m->ooms[m->nooms++];
+	*n = *k;
+	n->victim = model_find(m, k->victim_pid);
+	if (n->victim)
+		n->victim->oom_killed = true;
+	snprintf(detail, sizeof(detail), "OOM killed %s[%u], anon %llu MiB (allocating: %s[%u])",
+		 k->victim_comm, k->victim_pid, (unsigned long long)(k->anon_rss >> 20),
+		 k->trigger_comm, k->trigger_pid);
+	model_mark(m, k->ts, k->victim_pid, MARK_OOM, detail);
+	if (m->cb) {
+		struct mev ev = { .kind = MEV_OOM, .ts = k->ts, .p = n->victim, .oom = n };
+
+		m->cb(m->cb_ctx, &ev);
+	}
+}
+
+/* The last sample at or before t, or NULL. */
+static const struct sample *sample_at(const struct proc *p, uint64_t t)
+{
+	size_t lo = 0, hi = p->nsamples;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (p->samples[mid].ts <= t)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? &p->samples[lo - 1] : NULL;
+}
+
+static uint64_t rss_at(const struct proc *p, uint64_t t)
+{
+	const struct sample *s;
+
+	if (p->exited && p->exit_ns <= t)
+		return 0;
+	s = sample_at(p, t);
+	return s ? s->rss : 0;
+}
+
+static uint64_t faults_at(const struct proc *p, uint64_t t)
+{
+	const struct sample *s = sample_at(p, t);
+
+	return s ? s->faults : 0;
+}
+
+void model_series_mem(const struct model *m, const struct job *j, double interval_s, double *faults,
+		      double *rss, size_t nb)
+{
+	uint64_t step = (uint64_t)(interval_s * 1e9);
+	size_t i, b;
+
+	memset(faults, 0, nb * sizeof(*faults));
+	memset(rss, 0, nb * sizeof(*rss));
+	for (i = 0; i < j->nprocs; i++) {
+		const struct proc *p = j->procs[i];
+		uint64_t prev = 0;
+
+		if (!p->nsamples)
+			continue;
+		for (b = 0; b < nb; b++) {
+			uint64_t end = m->t0 + (b + 1) * step;
+			uint64_t f = faults_at(p, end);
+
+			faults[b] += (double)(f - prev);
+			prev = f;
+			rss[b] += (double)rss_at(p, end);
+		}
+	}
+}
+
+/* The most the job held at once, on a 1 s grid and per process. */
+static uint64_t job_rss_peak(const struct model *m, const struct job *j)
+{
+	uint64_t best = 0, t;
+	size_t i;
+
+	for (i = 0; i < j->nprocs; i++)
+		if (j->procs[i]->mem.rss_peak > best)
+			best = j->procs[i]->mem.rss_peak;
+	for (t = m->t0; t <= m->t_end + 1000000000ULL; t += 1000000000ULL) {
+		uint64_t sum = 0;
+
+		for (i = 0; i < j->nprocs; i++)
+			sum += rss_at(j->procs[i], t);
+		if (sum > best)
+			best = sum;
+	}
+	return best;
+}
+
+static void job_mem(const struct model *m, struct job *j)
+{
+	size_t i;
+
+	j->page_faults = j->rss_growth = j->reclaim_ns = 0;
+	j->oom_kills = 0;
+	for (i = 0; i < j->nprocs; i++) {
+		const struct proc *p = j->procs[i];
+
+		j->page_faults += p->mem.faults;
+		j->reclaim_ns += p->mem.reclaim_ns;
+		j->oom_kills += p->oom_killed;
+		if (p->mem.rss_peak > p->mem.rss_first)
+			j->rss_growth += p->mem.rss_peak - p->mem.rss_first;
+	}
+	j->rss_peak = job_rss_peak(m, j);
 }
 
 size_t model_lineage(struct model *m, struct proc *p, const struct proc **out, size_t max)
@@ -583,25 +748,63 @@ static int job_cmp(const void *a, const void *b)
  * Score (docs/causes.md): each metric as a share of the largest value any
  * job has, weighted, summed. Concerns add metrics here as they land.
  */
+struct metric {
+	double weight;
+	double (*get)(const struct job *j);
+};
+
+static double m_execs(const struct job *j)
+{
+	return j->execs;
+}
+
+static double m_conc(const struct job *j)
+{
+	return j->max_concurrency;
+}
+
+static double m_growth(const struct job *j)
+{
+	return (double)j->rss_growth;
+}
+
+static double m_peak(const struct job *j)
+{
+	return (double)j->rss_peak;
+}
+
+static double m_faults(const struct job *j)
+{
+	return (double)j->page_faults;
+}
+
+static double m_oom(const struct job *j)
+{
+	return j->oom_kills;
+}
+
+/* docs/causes.md lists these; a concern adds its metrics here. */
+static const struct metric metrics[] = {
+	{ 1.0, m_execs }, { 0.5, m_conc },   { 2.0, m_growth },
+	{ 1.0, m_peak },  { 1.0, m_faults }, { 3.0, m_oom },
+};
+
 static void score_jobs(struct job **v, size_t n)
 {
-	uint32_t max_execs = 0, max_conc = 0;
-	size_t i;
+	size_t i, k;
 
-	for (i = 0; i < n; i++) {
-		if (v[i]->execs > max_execs)
-			max_execs = v[i]->execs;
-		if (v[i]->max_concurrency > max_conc)
-			max_conc = v[i]->max_concurrency;
-	}
-	for (i = 0; i < n; i++) {
-		double s = 0;
+	for (i = 0; i < n; i++)
+		v[i]->score = 0;
+	for (k = 0; k < ARRAY_SIZE(metrics); k++) {
+		double max = 0;
 
-		if (max_execs)
-			s += 1.0 * v[i]->execs / max_execs;
-		if (max_conc)
-			s += 0.5 * v[i]->max_concurrency / max_conc;
-		v[i]->score = s;
+		for (i = 0; i < n; i++)
+			if (metrics[k].get(v[i]) > max)
+				max = metrics[k].get(v[i]);
+		if (max <= 0)
+			continue;
+		for (i = 0; i < n; i++)
+			v[i]->score += metrics[k].weight * metrics[k].get(v[i]) / max;
 	}
 }
 
@@ -633,6 +836,7 @@ void model_finalize(struct model *m, uint64_t t_end)
 		if (!j->nprocs)
 			continue; /* only idle processes: not a cause */
 		j->max_concurrency = job_concurrency(m, j);
+		job_mem(m, j);
 		if (!j->root || j->cgroup)
 			j->root = job_root(j);
 		v[n++] = j;

@@ -16,6 +16,24 @@
 
 struct job;
 
+/* A per-second sample of a process's cumulative counters, for timelines. */
+struct sample {
+	uint64_t ts;
+	uint64_t faults;
+	uint64_t rss;
+};
+
+/* Memory state of a process as the mem concern last reported it. */
+struct memstat {
+	uint64_t faults; /* page faults while recording */
+	uint64_t rss; /* bytes: file + anon + shmem */
+	uint64_t rss_anon, rss_file, rss_shmem;
+	uint64_t rss_peak; /* bytes */
+	uint64_t rss_first; /* bytes, first value seen; 0 if it started while recording */
+	uint64_t reclaim_ns;
+	bool seen;
+};
+
 struct proc {
 	uint32_t pid; /* tgid */
 	uint32_t ppid;
@@ -34,6 +52,10 @@ struct proc {
 	uint32_t args_len;
 	const char *cg_v2; /* interned paths, NULL when unknown */
 	const char *cg_mem;
+	struct memstat mem;
+	bool oom_killed;
+	struct sample *samples;
+	size_t nsamples, samples_cap;
 	struct proc *parent; /* the entry of the parent at fork time */
 	struct job *job; /* cached attribution, NULL until asked */
 	struct proc *next; /* all processes, in order of appearance */
@@ -50,6 +72,11 @@ struct job {
 	size_t nprocs, cap;
 	uint32_t execs;
 	uint32_t max_concurrency;
+	uint64_t page_faults;
+	uint64_t rss_peak; /* bytes: the most the job held at once */
+	uint64_t rss_growth; /* bytes: sum of its processes' growth */
+	uint64_t reclaim_ns;
+	uint32_t oom_kills; /* its processes killed by the OOM killer */
 	double score;
 	struct job *next;
 };
@@ -58,12 +85,25 @@ enum mev_kind {
 	MEV_FORK,
 	MEV_EXEC,
 	MEV_EXIT,
+	MEV_OOM,
+};
+
+struct oom_kill {
+	uint64_t ts;
+	uint32_t victim_pid, trigger_pid, uid;
+	int32_t oom_score_adj;
+	char victim_comm[16], trigger_comm[16];
+	const char *memcg; /* interned path, NULL if unknown */
+	const char *cgroup; /* cgroup2 path, NULL if unknown */
+	uint64_t total_vm, anon_rss, file_rss, shmem_rss, pgtables; /* bytes */
+	struct proc *victim;
 };
 
 struct mev {
 	enum mev_kind kind;
 	uint64_t ts;
 	struct proc *p;
+	const struct oom_kill *oom; /* MEV_OOM */
 };
 
 enum mark_kind {
@@ -116,6 +156,9 @@ struct model {
 	size_t njobs;
 	struct mark *marks;
 	size_t nmarks, marks_cap;
+	struct oom_kill *ooms;
+	size_t nooms;
+	unsigned int concerns; /* which concerns were recorded (bitmask) */
 
 	model_cb cb;
 	void *cb_ctx;
@@ -146,6 +189,14 @@ size_t model_nbuckets(const struct model *m, double interval_s);
 /* Exec marks of job j per bucket into v[nb]. */
 void model_series_execs(const struct model *m, const struct job *j, double interval_s, double *v,
 			size_t nb);
+
+/* Memory of pid at ts (cumulative faults, current RSS), from the mem concern. */
+void model_mem(struct model *m, uint64_t ts, uint32_t pid, const struct memstat *st);
+/* An OOM kill; victim/trigger are looked up by pid. */
+void model_oom(struct model *m, const struct oom_kill *k);
+/* Page faults and RSS of job j per bucket (faults as deltas, RSS at bucket end). */
+void model_series_mem(const struct model *m, const struct job *j, double interval_s, double *faults,
+		      double *rss, size_t nb);
 
 /* The cgroup path used for attribution: cgroup2 unless root, else v1 memory. */
 const char *proc_cgroup(const struct proc *p);

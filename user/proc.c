@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <bpf/libbpf.h>
 
@@ -60,6 +61,7 @@ static int proc_configure(struct spine *sp, void *priv)
 	s->rodata->targ_cgid = sp->filter.cgid;
 	s->rodata->targ_cg_level = sp->filter.cg_level;
 	s->rodata->targ_memcg = sp->filter.memcg;
+	s->rodata->self_tgid = getpid();
 	e = pick(sp, s->progs.exec_btf, s->progs.exec_tp, "sched_process_exec", "sched",
 		 "sched_process_exec");
 	f = pick(sp, s->progs.fork_btf, s->progs.fork_tp, "sched_process_fork", "task",

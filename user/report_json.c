@@ -2,6 +2,7 @@
 /* `report --format json`: the keys of ../shared/CLI.md (docs/json.md). */
 #include <stdlib.h>
 
+#include "concern.h"
 #include "json.h"
 #include "report.h"
 
@@ -47,6 +48,13 @@ static void cause(struct json_w *w, struct model *m, const struct job *j)
 	json_arr_end(w);
 	json_kuint(w, "execs", j->execs);
 	json_kuint(w, "max_concurrency", j->max_concurrency);
+	if (m->concerns & concern_by_name("mem")->bit) {
+		json_kuint(w, "page_faults", j->page_faults);
+		json_kuint(w, "rss_peak_bytes", j->rss_peak);
+		json_kuint(w, "rss_growth_bytes", j->rss_growth);
+		json_kuint(w, "oom_kills", j->oom_kills);
+		json_kdouble(w, "reclaim_s", (double)j->reclaim_ns / 1e9);
+	}
 	json_kdouble(w, "score", j->score);
 	lineage(w, m, j);
 	json_obj_end(w);
@@ -70,6 +78,18 @@ static void process(struct json_w *w, struct model *m, struct proc *p)
 	else
 		json_knull(w, "exit_code");
 	json_kuint(w, "execs", p->execs);
+	if (m->concerns & concern_by_name("mem")->bit) {
+		json_kuint(w, "page_faults", p->mem.faults);
+		json_kuint(w, "rss_peak_bytes", p->mem.rss_peak);
+		json_kuint(w, "rss_growth_bytes",
+			   p->mem.rss_peak > p->mem.rss_first ? p->mem.rss_peak - p->mem.rss_first :
+								0);
+		json_kuint(w, "anon_rss_bytes", p->mem.rss_anon);
+		json_kuint(w, "file_rss_bytes", p->mem.rss_file);
+		json_kuint(w, "shmem_rss_bytes", p->mem.rss_shmem);
+		json_kdouble(w, "reclaim_s", (double)p->mem.reclaim_ns / 1e9);
+		json_kbool(w, "oom_killed", p->oom_killed);
+	}
 	json_obj_end(w);
 }
 
@@ -116,16 +136,52 @@ static void series(struct json_w *w, const struct model *m)
 	double iv = model_interval_s(m);
 	size_t nb = model_nbuckets(m, iv), n = 0;
 	const struct job *j;
-	double *v = calloc(nb, sizeof(*v));
+	double *v = calloc(nb, sizeof(*v)), *rss = calloc(nb, sizeof(*rss));
 
 	json_key(w, "series");
 	json_arr_begin(w);
-	for (j = m->jobs; v && j && j->nprocs && n < SERIES_CAUSES; j = j->next, n++) {
+	for (j = m->jobs; v && rss && j && j->nprocs && n < SERIES_CAUSES; j = j->next, n++) {
 		model_series_execs(m, j, iv, v, nb);
 		one_series(w, j, "execs", v, nb);
+		if (!(m->concerns & concern_by_name("mem")->bit))
+			continue;
+		model_series_mem(m, j, iv, v, rss, nb);
+		one_series(w, j, "page_faults", v, nb);
+		one_series(w, j, "rss_bytes", rss, nb);
 	}
 	json_arr_end(w);
 	free(v);
+	free(rss);
+}
+
+static void oom_kills(struct json_w *w, const struct model *m)
+{
+	size_t i;
+
+	json_key(w, "oom_kills");
+	json_arr_begin(w);
+	for (i = 0; i < m->nooms; i++) {
+		const struct oom_kill *k = &m->ooms[i];
+
+		json_obj_begin(w);
+		json_kdouble(w, "time_s", model_time_s(m, k->ts));
+		json_kuint(w, "victim_pid", k->victim_pid);
+		json_kstr(w, "victim_comm", k->victim_comm);
+		json_kstr(w, "memcg", k->memcg);
+		json_kstr(w, "cgroup", k->cgroup);
+		json_kstr(w, "cause", k->victim && k->victim->job ? k->victim->job->name : NULL);
+		json_kuint(w, "total_vm_bytes", k->total_vm);
+		json_kuint(w, "anon_rss_bytes", k->anon_rss);
+		json_kuint(w, "file_rss_bytes", k->file_rss);
+		json_kuint(w, "shmem_rss_bytes", k->shmem_rss);
+		json_kuint(w, "pgtables_bytes", k->pgtables);
+		json_kuint(w, "uid", k->uid);
+		json_kint(w, "oom_score_adj", k->oom_score_adj);
+		json_kuint(w, "trigger_pid", k->trigger_pid);
+		json_kstr(w, "trigger_comm", k->trigger_comm);
+		json_obj_end(w);
+	}
+	json_arr_end(w);
 }
 
 void report_json(struct model *m, FILE *out)
@@ -156,6 +212,8 @@ void report_json(struct model *m, FILE *out)
 		if (proc_active(p))
 			process(w, m, p);
 	json_arr_end(w);
+	if (m->concerns & concern_by_name("mem")->bit)
+		oom_kills(w, m);
 	json_key(w, "timeline");
 	json_obj_begin(w);
 	json_kdouble(w, "interval_s", model_interval_s(m));

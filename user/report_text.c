@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "concern.h"
 #include "report.h"
 #include "stream.h"
 
@@ -54,17 +55,43 @@ static void header(struct model *m, FILE *out, const char *source)
 		fprintf(out, "INCOMPLETE: %.90s\n", m->cut_reason);
 }
 
+/* Bytes for people: 1.5G, 212M, 64K. */
+static const char *human(uint64_t b, char *buf, size_t len)
+{
+	static const char units[] = "BKMGTP";
+	double v = (double)b;
+	int u = 0;
+
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, u && v < 10 ? "%.1f%c" : "%.0f%c", v, units[u]);
+	return buf;
+}
+
 static void causes(struct model *m, FILE *out)
 {
+	bool mem = m->concerns & concern_by_name("mem")->bit;
 	const struct job *j;
+	char a[16], b[16];
 	int rank = 0;
 
 	fprintf(out, "\nTOP CAUSES (ranked by score, docs/causes.md)\n");
-	fprintf(out, " %-3s %-32s %6s %6s %5s  %s\n", "#", "CAUSE", "PROCS", "EXECS", "CONC",
-		"CGROUP");
+	fprintf(out, " %-3s %-30s %5s %5s %4s", "#", "CAUSE", "PROCS", "EXECS", "CONC");
+	if (mem)
+		fprintf(out, " %8s %8s %9s %3s", "RSS-PEAK", "GROWTH", "FAULTS", "OOM");
+	fputc('\n', out);
 	for (j = m->jobs; j && j->nprocs && rank < TOP_CAUSES; j = j->next) {
-		fprintf(out, " %-3d %-32.32s %6zu %6u %5u  %.40s\n", ++rank, j->name, j->nprocs,
-			j->execs, j->max_concurrency, j->cgroup ? j->cgroup : "-");
+		fprintf(out, " %-3d %-30.30s %5zu %5u %4u", ++rank, j->name, j->nprocs, j->execs,
+			j->max_concurrency);
+		if (mem)
+			fprintf(out, " %8s %8s %9llu %3u", human(j->rss_peak, a, sizeof(a)),
+				human(j->rss_growth, b, sizeof(b)),
+				(unsigned long long)j->page_faults, j->oom_kills);
+		fputc('\n', out);
+		if (j->cgroup)
+			fprintf(out, "    cgroup:  %.86s\n", j->cgroup);
 		lineage_line(out, m, j);
 	}
 	if (!rank)
@@ -120,10 +147,33 @@ static void timeline(struct model *m, FILE *out)
 	free(v);
 }
 
+static void ooms(struct model *m, FILE *out)
+{
+	char a[16], f[16], s[16], v[16];
+	size_t i;
+
+	if (!m->nooms)
+		return;
+	fprintf(out, "\nOOM KILLS\n");
+	for (i = 0; i < m->nooms; i++) {
+		const struct oom_kill *k = &m->ooms[i];
+
+		fprintf(out, " %9.3f  %s[%u] in %.40s, cause %.30s\n", model_time_s(m, k->ts),
+			k->victim_comm, k->victim_pid, k->memcg ? k->memcg : "?",
+			k->victim && k->victim->job ? k->victim->job->name : "?");
+		fprintf(out,
+			"            rss anon %s file %s shmem %s, total-vm %s; allocating: %s[%u]\n",
+			human(k->anon_rss, a, sizeof(a)), human(k->file_rss, f, sizeof(f)),
+			human(k->shmem_rss, s, sizeof(s)), human(k->total_vm, v, sizeof(v)),
+			k->trigger_comm, k->trigger_pid);
+	}
+}
+
 void report_text(struct model *m, FILE *out, const char *source)
 {
 	header(m, out, source);
 	causes(m, out);
+	ooms(m, out);
 	events(m, out);
 	timeline(m, out);
 }

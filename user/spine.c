@@ -174,6 +174,11 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+void spine_emit(struct spine *sp, const struct st_hdr *h)
+{
+	on_record(sp, (void *)h, h->size);
+}
+
 static int resolve_filter(struct spine *sp, const struct options *o)
 {
 	enum cg_hier h;
@@ -368,12 +373,16 @@ static uint64_t read_lost(struct spine *sp)
 	for (i = 0; i < sp->ninst; i++) {
 		struct bpf_object *o = sp->inst[i].c->object(sp->inst[i].priv);
 		struct bpf_map *m = bpf_object__find_map_by_name(o, "lost");
-		uint32_t key = ST_LOST_RINGBUF;
+		uint32_t keys[] = { ST_LOST_RINGBUF, ST_LOST_MAPFULL };
+		size_t k;
 
-		if (!m || bpf_map__lookup_elem(m, &key, sizeof(key), vals, ncpu * sizeof(*vals), 0))
-			continue;
-		for (c = 0; c < ncpu; c++)
-			total += vals[c];
+		for (k = 0; m && k < ARRAY_SIZE(keys); k++) {
+			if (bpf_map__lookup_elem(m, &keys[k], sizeof(keys[k]), vals,
+						 ncpu * sizeof(*vals), 0))
+				continue;
+			for (c = 0; c < ncpu; c++)
+				total += vals[c];
+		}
 	}
 	free(vals);
 	return total;
@@ -562,6 +571,7 @@ int spine_replay(const char *path, struct model *m)
 	}
 	h = rec_hdr(r);
 	m->t0 = h->start_mono_ns;
+	m->concerns = h->concerns;
 	m->start_real_ns = h->start_real_ns;
 	st_strfix(m->host, sizeof(m->host), h->host, sizeof(h->host));
 	st_strfix(m->kernel, sizeof(m->kernel), h->kernel, sizeof(h->kernel));

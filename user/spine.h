@@ -69,6 +69,8 @@ int spine_run(struct spine *sp);
 /* Detaches, drains, writes the final frames, frees the BPF side. */
 void spine_stop(struct spine *sp);
 
+/* Hands a record made in userspace (map snapshots) to decode and recording. */
+void spine_emit(struct spine *sp, const struct st_hdr *h);
 /* Path of a cgroup id: from the model, else resolved and recorded (live). */
 const char *spine_cgroup(struct spine *sp, enum cg_hier h, uint64_t id);
 /* Reads a recording into m and finalizes it. 0, or 1 after an error line. */

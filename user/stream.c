@@ -1,4 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <stdint.h>
 #include <string.h>
 
 #include "json.h"
@@ -128,10 +129,114 @@ static void text_line(struct stream *s, const struct mev *ev)
 	fputc('\n', s->out);
 }
 
+static void oom_line(struct stream *s, const struct mev *ev)
+{
+	const struct oom_kill *k = ev->oom;
+	struct json_w *w;
+
+	if (!s->json) {
+		fprintf(s->out,
+			"%-9.3f OOM KILL %s[%u] memcg %s anon %llu MiB file %llu MiB "
+			"shmem %llu MiB; allocating: %s[%u]\n",
+			model_time_s(s->m, k->ts), k->victim_comm, k->victim_pid,
+			k->memcg ? k->memcg : "?", (unsigned long long)(k->anon_rss >> 20),
+			(unsigned long long)(k->file_rss >> 20),
+			(unsigned long long)(k->shmem_rss >> 20), k->trigger_comm, k->trigger_pid);
+		return;
+	}
+	w = json_new(s->out, false);
+	if (!w)
+		return;
+	json_obj_begin(w);
+	json_kstr(w, "type", "oom_kill");
+	json_kdouble(w, "time_s", model_time_s(s->m, k->ts));
+	json_kuint(w, "victim_pid", k->victim_pid);
+	json_kstr(w, "victim_comm", k->victim_comm);
+	json_kstr(w, "memcg", k->memcg);
+	json_kuint(w, "total_vm_bytes", k->total_vm);
+	json_kuint(w, "anon_rss_bytes", k->anon_rss);
+	json_kuint(w, "file_rss_bytes", k->file_rss);
+	json_kuint(w, "shmem_rss_bytes", k->shmem_rss);
+	json_kuint(w, "trigger_pid", k->trigger_pid);
+	json_kstr(w, "trigger_comm", k->trigger_comm);
+	json_obj_end(w);
+	json_free(w);
+}
+
+static uint64_t job_rss_now(const struct job *j)
+{
+	uint64_t sum = 0;
+	size_t i;
+
+	for (i = 0; i < j->nprocs; i++)
+		if (!j->procs[i]->exited)
+			sum += j->procs[i]->mem.rss;
+	return sum;
+}
+
+#define MEM_TABLE_ROWS 10
+
+void stream_mem_tick(void *ctx, uint64_t now)
+{
+	struct stream *s = ctx;
+	struct job *j;
+	int rows = 0;
+
+	if (now < s->next_table)
+		return;
+	s->next_table = now + (uint64_t)(s->interval_s * 1e9);
+	model_finalize(s->m, now);
+	if (!s->json)
+		fprintf(s->out, "\n%-9.3f %-30s %10s %10s %10s %10s %3s\n", model_time_s(s->m, now),
+			"JOB", "RSS", "PEAK", "GROWTH", "FAULTS/s", "OOM");
+	for (j = s->m->jobs; j && j->nprocs && rows < MEM_TABLE_ROWS; j = j->next, rows++) {
+		uint64_t prev = (uint64_t)(uintptr_t)hmap_get(&s->prev_faults, (uintptr_t)j);
+		double fps = (double)(j->page_faults - (prev ? prev - 1 : 0)) / s->interval_s;
+		struct json_w *w;
+
+		hmap_put(&s->prev_faults, (uintptr_t)j, (void *)(uintptr_t)(j->page_faults + 1));
+		if (!s->json) {
+			fprintf(s->out, "%-9s %-30.30s %9lluM %9lluM %9lluM %10.0f %3u\n", "",
+				j->name, (unsigned long long)(job_rss_now(j) >> 20),
+				(unsigned long long)(j->rss_peak >> 20),
+				(unsigned long long)(j->rss_growth >> 20), fps, j->oom_kills);
+			continue;
+		}
+		w = json_new(s->out, false);
+		if (!w)
+			return;
+		json_obj_begin(w);
+		json_kstr(w, "type", "mem");
+		json_kdouble(w, "time_s", model_time_s(s->m, now));
+		json_kstr(w, "cause", j->name);
+		json_kuint(w, "rss_bytes", job_rss_now(j));
+		json_kuint(w, "rss_peak_bytes", j->rss_peak);
+		json_kuint(w, "rss_growth_bytes", j->rss_growth);
+		json_kuint(w, "page_faults", j->page_faults);
+		json_kdouble(w, "faults_per_s", fps);
+		json_kuint(w, "oom_kills", j->oom_kills);
+		json_obj_end(w);
+		json_free(w);
+	}
+	fflush(s->out);
+}
+
+void stream_free(struct stream *s)
+{
+	hmap_free(&s->prev_faults);
+}
+
 void stream_event(void *ctx, const struct mev *ev)
 {
 	struct stream *s = ctx;
 
+	if (ev->kind == MEV_OOM) {
+		oom_line(s, ev);
+		fflush(s->out);
+		return;
+	}
+	if (!s->procs)
+		return;
 	if (s->json)
 		json_line(s, ev);
 	else

@@ -13,10 +13,17 @@ struct stream {
 	bool json;
 	bool header_done;
 	struct model *m;
+	bool procs; /* print exec/exit lines */
+	double interval_s; /* mem table period */
+	uint64_t next_table;
+	struct hmap prev_faults; /* job -> page faults at the last table */
 };
 
 /* A model listener (model_listen(m, stream_event, &stream)). */
 void stream_event(void *ctx, const struct mev *ev);
+/* A spine tick callback: the periodic per-job memory table. */
+void stream_mem_tick(void *ctx, uint64_t now);
+void stream_free(struct stream *s);
 /* Writes the lineage comms of p, root first, joined by sep. */
 void stream_lineage(FILE *out, struct model *m, struct proc *p, const char *sep);
 

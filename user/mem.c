@@ -1,0 +1,332 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+/*
+ * The mem concern: OOM kills arrive as records; page faults, RSS and
+ * reclaim stalls are aggregated per process in BPF maps that we read each
+ * second and turn into snapshot records (ST_MEM_SNAP), so the live path and
+ * a recording replay decode the very same thing.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "concern.h"
+#include "log.h"
+#include "mem.h"
+#include "mem.skel.h"
+#include "spine.h"
+
+struct last {
+	uint64_t faults;
+	struct mem_stat st;
+	uint64_t gone_ns; /* when the process was first seen exited */
+};
+
+struct mem_priv {
+	struct mem_bpf *skel;
+	struct hmap last; /* tgid -> struct last: what we already emitted */
+	uint64_t *vals; /* per-CPU scratch */
+	int ncpu;
+	char variant[160];
+};
+
+static int mem_open(struct spine *sp, void **priv)
+{
+	struct mem_priv *p = calloc(1, sizeof(*p));
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = sp->o->btf_path);
+
+	if (!p)
+		return -ENOMEM;
+	p->ncpu = libbpf_num_possible_cpus();
+	p->vals = p->ncpu > 0 ? calloc(p->ncpu, sizeof(*p->vals)) : NULL;
+	p->skel = mem_bpf__open_opts(&oo);
+	if (!p->skel || !p->vals) {
+		int err = p->skel ? -ENOMEM : -errno;
+
+		mem_bpf__destroy(p->skel);
+		free(p->vals);
+		free(p);
+		return err;
+	}
+	*priv = p;
+	return 0;
+}
+
+static const char *pick(struct spine *sp, struct bpf_program *btf, struct bpf_program *tp,
+			const char *cat, const char *name)
+{
+	bool use_btf = feat_btf_tp(&sp->feat, name);
+	bool has_tp = feat_tracepoint(&sp->feat, cat, name);
+
+	bpf_program__set_autoload(btf, use_btf);
+	bpf_program__set_autoload(tp, !use_btf && has_tp);
+	return use_btf ? "tp_btf" : has_tp ? "tracepoint" : "missing";
+}
+
+static int mem_configure(struct spine *sp, void *priv)
+{
+	struct mem_priv *p = priv;
+	struct mem_bpf *s = p->skel;
+	const char *oom, *fault, *rss, *dr, *mr;
+
+	s->rodata->targ_tgid = sp->filter.tgid;
+	s->rodata->targ_cgid = sp->filter.cgid;
+	s->rodata->targ_cg_level = sp->filter.cg_level;
+	s->rodata->targ_memcg = sp->filter.memcg;
+	s->rodata->self_tgid = getpid();
+	oom = pick(sp, s->progs.oom_btf, s->progs.oom_tp, "oom", "mark_victim");
+	fault = pick(sp, s->progs.fault_btf, s->progs.fault_tp, "exceptions", "page_fault_user");
+	rss = pick(sp, s->progs.rss_btf, s->progs.rss_tp, "kmem", "rss_stat");
+	dr = pick(sp, s->progs.dr_begin_btf, s->progs.dr_begin_tp, "vmscan",
+		  "mm_vmscan_direct_reclaim_begin");
+	pick(sp, s->progs.dr_end_btf, s->progs.dr_end_tp, "vmscan", "mm_vmscan_direct_reclaim_end");
+	mr = pick(sp, s->progs.mr_begin_btf, s->progs.mr_begin_tp, "vmscan",
+		  "mm_vmscan_memcg_reclaim_begin");
+	pick(sp, s->progs.mr_end_btf, s->progs.mr_end_tp, "vmscan", "mm_vmscan_memcg_reclaim_end");
+	snprintf(p->variant, sizeof(p->variant),
+		 "oom=%s fault=%s rss=%s direct_reclaim=%s memcg_reclaim=%s", oom, fault, rss, dr,
+		 mr);
+	/* OOM kills are the one thing this concern must not miss. */
+	if (!strcmp(oom, "missing")) {
+		log_err("mem: this kernel has no oom:mark_victim tracepoint (%s)", p->variant);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static int mem_load(void *priv)
+{
+	return mem_bpf__load(((struct mem_priv *)priv)->skel);
+}
+
+static int mem_attach(struct spine *sp, void *priv)
+{
+	return mem_bpf__attach(((struct mem_priv *)priv)->skel);
+}
+
+static struct bpf_object *mem_object(void *priv)
+{
+	return ((struct mem_priv *)priv)->skel->obj;
+}
+
+static void mem_detach(void *priv)
+{
+	mem_bpf__detach(((struct mem_priv *)priv)->skel);
+}
+
+static void mem_destroy(void *priv)
+{
+	struct mem_priv *p = priv;
+	size_t it = 0;
+	void *v;
+
+	while (hmap_next(&p->last, &it, NULL, &v))
+		free(v);
+	hmap_free(&p->last);
+	mem_bpf__destroy(p->skel);
+	free(p->vals);
+	free(p);
+}
+
+static const char *mem_variant(void *priv)
+{
+	return ((struct mem_priv *)priv)->variant;
+}
+
+static uint64_t read_faults(struct mem_priv *p, uint32_t tgid)
+{
+	uint64_t sum = 0;
+	int c;
+
+	if (bpf_map__lookup_elem(p->skel->maps.faults, &tgid, sizeof(tgid), p->vals,
+				 p->ncpu * sizeof(*p->vals), 0))
+		return 0;
+	for (c = 0; c < p->ncpu; c++)
+		sum += p->vals[c];
+	return sum;
+}
+
+static void flush_snap(struct spine *sp, struct mem_snap *snap, uint64_t now)
+{
+	if (!snap->n)
+		return;
+	snap->h = (struct st_hdr){ .type = ST_MEM_SNAP,
+				   .size = offsetof(struct mem_snap, e) +
+					   snap->n * sizeof(snap->e[0]),
+				   .ts = now };
+	spine_emit(sp, &snap->h);
+	snap->n = 0;
+}
+
+/*
+ * One process: emit it when it changed; forget it (map entries and our
+ * copy) one tick after its exit was seen, once its last counts are out.
+ */
+static void tick_one(struct spine *sp, struct mem_priv *p, uint32_t tgid, struct mem_snap *snap,
+		     uint64_t now, uint32_t *forget, size_t *nforget)
+{
+	struct mem_stat st = { 0 };
+	uint64_t faults = read_faults(p, tgid);
+	struct last *l = hmap_get(&p->last, tgid);
+	struct proc *pr;
+
+	bpf_map__lookup_elem(p->skel->maps.procmem, &tgid, sizeof(tgid), &st, sizeof(st), 0);
+	if (!l) {
+		l = calloc(1, sizeof(*l));
+		if (!l || hmap_put(&p->last, tgid, l)) {
+			free(l);
+			sp->lost_user++;
+			return;
+		}
+	} else if (l->faults == faults && !memcmp(&l->st, &st, sizeof(st))) {
+		pr = model_find(sp->model, tgid);
+		if (pr && pr->exited && !l->gone_ns)
+			l->gone_ns = now;
+		else if (l->gone_ns && *nforget < 4096)
+			forget[(*nforget)++] = tgid;
+		return;
+	}
+	l->faults = faults;
+	l->st = st;
+	snap->e[snap->n] = (struct mem_snap_entry){ .pid = tgid, .faults = faults, .st = st };
+	if (++snap->n == MEM_SNAP_MAX)
+		flush_snap(sp, snap, now);
+}
+
+static void mem_tick(struct spine *sp, void *priv, uint64_t now)
+{
+	struct mem_priv *p = priv;
+	struct mem_snap *snap = calloc(1, sizeof(*snap));
+	uint32_t key, next, *forget = calloc(4096, sizeof(*forget));
+	struct hmap seen;
+	size_t nforget = 0, i;
+	int pass;
+
+	if (!snap || !forget) {
+		free(snap);
+		free(forget);
+		return;
+	}
+	hmap_init(&seen);
+	/* Both maps: a process may fault without an RSS change and vice versa. */
+	for (pass = 0; pass < 2; pass++) {
+		struct bpf_map *m = pass ? p->skel->maps.procmem : p->skel->maps.faults;
+		void *prev = NULL;
+
+		while (!bpf_map__get_next_key(m, prev, &next, sizeof(next))) {
+			key = next;
+			prev = &key;
+			if (hmap_get(&seen, key))
+				continue;
+			hmap_put(&seen, key, (void *)1);
+			tick_one(sp, p, key, snap, now, forget, &nforget);
+		}
+	}
+	flush_snap(sp, snap, now);
+	for (i = 0; i < nforget; i++) {
+		free(hmap_del(&p->last, forget[i]));
+		bpf_map__delete_elem(p->skel->maps.faults, &forget[i], sizeof(forget[i]), 0);
+		bpf_map__delete_elem(p->skel->maps.procmem, &forget[i], sizeof(forget[i]), 0);
+	}
+	hmap_free(&seen);
+	free(snap);
+	free(forget);
+}
+
+static void on_snap(struct spine *sp, const struct st_hdr *h, size_t len)
+{
+	const struct mem_snap *s = (const void *)h;
+	uint32_t i, n;
+
+	if (len < offsetof(struct mem_snap, e)) {
+		sp->lost_user++;
+		return;
+	}
+	n = (len - offsetof(struct mem_snap, e)) / sizeof(s->e[0]);
+	if (s->n < n)
+		n = s->n;
+	for (i = 0; i < n; i++) {
+		const struct mem_snap_entry *e = &s->e[i];
+		struct memstat ms = {
+			.faults = e->faults,
+			.rss_anon = e->st.rss[MEM_RSS_ANON],
+			.rss_file = e->st.rss[MEM_RSS_FILE],
+			.rss_shmem = e->st.rss[MEM_RSS_SHMEM],
+			.rss_peak = e->st.rss_peak,
+			.reclaim_ns = e->st.reclaim_ns,
+		};
+
+		ms.rss = ms.rss_anon + ms.rss_file + ms.rss_shmem;
+		model_mem(sp->model, h->ts, e->pid, &ms);
+	}
+}
+
+static void on_oom(struct spine *sp, const struct st_hdr *h, size_t len)
+{
+	struct mem_oom o;
+	struct oom_kill k;
+	struct proc *victim;
+
+	memset(&o, 0, sizeof(o));
+	memcpy(&o, h, len < sizeof(o) ? len : sizeof(o));
+	k = (struct oom_kill){
+		.ts = o.h.ts,
+		.victim_pid = o.victim_pid,
+		.trigger_pid = o.trigger_pid,
+		.uid = o.uid,
+		.oom_score_adj = o.oom_score_adj,
+		.total_vm = o.total_vm,
+		.anon_rss = o.anon_rss,
+		.file_rss = o.file_rss,
+		.shmem_rss = o.shmem_rss,
+		.pgtables = o.pgtables,
+		.memcg = spine_cgroup(sp, CG_MEM, o.memcg_id),
+		.cgroup = spine_cgroup(sp, CG_V2, o.cgroup_id),
+	};
+	st_strfix(k.victim_comm, sizeof(k.victim_comm), o.victim_comm, sizeof(o.victim_comm));
+	st_strfix(k.trigger_comm, sizeof(k.trigger_comm), o.trigger_comm, sizeof(o.trigger_comm));
+	/* The classic tracepoint names neither: the process table knows both. */
+	victim = model_find(sp->model, o.victim_pid);
+	if (victim && !k.victim_comm[0])
+		st_strlcpy(k.victim_comm, victim->comm, sizeof(k.victim_comm));
+	if (victim && !k.memcg)
+		k.memcg = victim->cg_mem;
+	if (victim && !k.cgroup)
+		k.cgroup = victim->cg_v2;
+	model_oom(sp->model, &k);
+}
+
+static void mem_handle(struct spine *sp, const struct st_hdr *h, size_t len)
+{
+	switch (h->type) {
+	case ST_MEM_OOM:
+		on_oom(sp, h, len);
+		break;
+	case ST_MEM_SNAP:
+		on_snap(sp, h, len);
+		break;
+	default:
+		sp->lost_user++;
+	}
+}
+
+const struct concern concern_mem = {
+	.name = "mem",
+	.bit = 1 << 1,
+	.type_min = ST_MEM_OOM,
+	.type_max = ST_MEM_SNAP,
+	.open = mem_open,
+	.configure = mem_configure,
+	.load = mem_load,
+	.attach = mem_attach,
+	.object = mem_object,
+	.tick = mem_tick,
+	.detach = mem_detach,
+	.destroy = mem_destroy,
+	.variant = mem_variant,
+	.handle = mem_handle,
+};
