@@ -11,9 +11,7 @@ mkdir -p "$OUT"
 rm -f "$OUT/demo.rec"
 
 rec_pid=
-busy_pid=
 cleanup() {
-	[ -n "$busy_pid" ] && kill "$busy_pid" 2>/dev/null || true
 	[ -n "$rec_pid" ] && kill -INT "$rec_pid" 2>/dev/null || true
 	wait 2>/dev/null || true
 }
@@ -32,12 +30,11 @@ done
 ready || { echo "demo: recorder did not start" >&2; exit 1; }
 
 echo "demo: scenario 1, the memory-eating cron job (cron -> run-parts -> updater -> daemons)"
-# An unrelated busy process beside it: it must not rank above the job.
-timeout 8 sh -c 'while :; do :; done' &
-busy_pid=$!
-build/tools/st-cronjob --cgroup "st-demo-cron-$$" --hold-ms 2000 >"$OUT/cronjob.json"
-wait "$busy_pid" 2>/dev/null || true
-busy_pid=
+# A 256 MiB memory cgroup stands for the small VM; the daemons allocate in
+# steps until the OOM killer fires. An unrelated busy process runs beside it
+# and must not rank above the job.
+build/tools/st-cronjob --cgroup "st-demo-cron-$$" --mem-limit 256 --alloc-mb 200 \
+	--step-mb 16 --step-ms 100 --hold-ms 2000 --distractor-ms 5000 >"$OUT/cronjob.json"
 
 kill -INT "$rec_pid"
 wait "$rec_pid"
