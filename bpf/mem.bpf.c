@@ -43,7 +43,6 @@ struct {
 	__type(value, __u64);
 } reclaim_start SEC(".maps");
 
-
 static __always_inline void count_fault(void)
 {
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;

@@ -17,8 +17,8 @@ enum mem_rss_member {
 /* Per process, in the `procmem` map: aggregated in the kernel, read each second. */
 struct mem_stat {
 	__u64 rss[MEM_RSS_NR]; /* bytes, last value the kernel reported */
-	__u64 rss_peak;	       /* bytes, max of file + anon + shmem */
-	__u64 reclaim_ns;      /* time stalled in direct or memcg reclaim */
+	__u64 rss_peak; /* bytes, max of file + anon + shmem */
+	__u64 reclaim_ns; /* time stalled in direct or memcg reclaim */
 	__u64 reclaims;
 };
 
@@ -29,12 +29,12 @@ struct mem_oom {
 	__u32 trigger_pid; /* the task running when the victim was chosen */
 	__u32 uid;
 	__s32 oom_score_adj;
-	__u64 total_vm;	 /* bytes */
-	__u64 anon_rss;	 /* bytes */
-	__u64 file_rss;	 /* bytes */
+	__u64 total_vm; /* bytes */
+	__u64 anon_rss; /* bytes */
+	__u64 file_rss; /* bytes */
 	__u64 shmem_rss; /* bytes */
-	__u64 pgtables;	 /* bytes */
-	__u64 memcg_id;	 /* the victim's memory cgroup, 0 if unknown */
+	__u64 pgtables; /* bytes */
+	__u64 memcg_id; /* the victim's memory cgroup, 0 if unknown */
 	__u64 cgroup_id; /* the victim's cgroup2 cgroup, 0 if unknown */
 	char victim_comm[ST_COMM_LEN];
 	char trigger_comm[ST_COMM_LEN];
