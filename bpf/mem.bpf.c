@@ -119,7 +119,10 @@ int BPF_PROG(rss_btf, struct mm_struct *mm, int member)
 
 	if (BPF_CORE_READ(t, mm) != mm)
 		return 0;
-	rss_update(member, (__u64)st_mm_counter(mm, member) << PAGE_SHIFT);
+	/* All four from the mm: a new entry (or a new image after exec) is whole. */
+	rss_update(MEM_RSS_FILE, (__u64)st_mm_counter(mm, MEM_RSS_FILE) << PAGE_SHIFT);
+	rss_update(MEM_RSS_SHMEM, (__u64)st_mm_counter(mm, MEM_RSS_SHMEM) << PAGE_SHIFT);
+	rss_update(MEM_RSS_ANON, (__u64)st_mm_counter(mm, MEM_RSS_ANON) << PAGE_SHIFT);
 	return 0;
 }
 

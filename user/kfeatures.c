@@ -80,6 +80,29 @@ bool feat_btf_tp(const struct features *f, const char *name)
 	return btf__find_by_name_kind(vmlinux_btf, tn, BTF_KIND_TYPEDEF) >= 0;
 }
 
+bool feat_btf_tp_ptr_arg(const struct features *f, const char *name, unsigned int idx)
+{
+	const struct btf_type *t;
+	const struct btf_param *p;
+	char tn[128];
+	int id;
+
+	if (!feat_btf_tp(f, name))
+		return false;
+	snprintf(tn, sizeof(tn), "btf_trace_%s", name);
+	id = btf__find_by_name_kind(vmlinux_btf, tn, BTF_KIND_TYPEDEF);
+	t = btf__type_by_id(vmlinux_btf, btf__resolve_type(vmlinux_btf, id));
+	if (!t || !btf_is_ptr(t))
+		return false;
+	t = btf__type_by_id(vmlinux_btf, t->type);
+	/* The first parameter is the tracepoint's void *data. */
+	if (!t || !btf_is_func_proto(t) || btf_vlen(t) < idx + 2)
+		return false;
+	p = btf_params(t) + idx + 1;
+	t = btf__type_by_id(vmlinux_btf, btf__resolve_type(vmlinux_btf, p->type));
+	return t && btf_is_ptr(t);
+}
+
 bool feat_tracepoint(const struct features *f, const char *cat, const char *name)
 {
 	char p[256];

@@ -24,6 +24,8 @@ struct features {
 void features_probe(struct features *f, const char *btf_path);
 /* tp_btf usable for this tracepoint (btf_trace_<name> exists in kernel BTF). */
 bool feat_btf_tp(const struct features *f, const char *name);
+/* tp_btf for name, and its argument idx (0-based) is a pointer. */
+bool feat_btf_tp_ptr_arg(const struct features *f, const char *name, unsigned int idx);
 /* The classic tracepoint category/name exists in tracefs. */
 bool feat_tracepoint(const struct features *f, const char *cat, const char *name);
 void features_free(void);

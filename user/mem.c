@@ -18,6 +18,7 @@
 #include "log.h"
 #include "mem.h"
 #include "mem.skel.h"
+#include "procfs.h"
 #include "spine.h"
 
 struct last {
@@ -78,7 +79,15 @@ static int mem_configure(struct spine *sp, void *priv)
 	s->rodata->targ_cg_level = sp->filter.cg_level;
 	s->rodata->targ_memcg = sp->filter.memcg;
 	s->rodata->self_tgid = getpid();
-	oom = pick(sp, s->progs.oom_btf, s->progs.oom_tp, "oom", "mark_victim");
+	/* Before 6.x, mark_victim passed only a pid: tp_btf needs the task pointer. */
+	if (feat_btf_tp_ptr_arg(&sp->feat, "mark_victim", 0)) {
+		oom = pick(sp, s->progs.oom_btf, s->progs.oom_tp, "oom", "mark_victim");
+	} else {
+		bpf_program__set_autoload(s->progs.oom_btf, false);
+		bpf_program__set_autoload(s->progs.oom_tp,
+					  feat_tracepoint(&sp->feat, "oom", "mark_victim"));
+		oom = feat_tracepoint(&sp->feat, "oom", "mark_victim") ? "tracepoint" : "missing";
+	}
 	fault = pick(sp, s->progs.fault_btf, s->progs.fault_tp, "exceptions", "page_fault_user");
 	rss = pick(sp, s->progs.rss_btf, s->progs.rss_tp, "kmem", "rss_stat");
 	dr = pick(sp, s->progs.dr_begin_btf, s->progs.dr_begin_tp, "vmscan",
@@ -184,7 +193,8 @@ static void tick_one(struct spine *sp, struct mem_priv *p, uint32_t tgid, struct
 		}
 	} else if (l->faults == faults && !memcmp(&l->st, &st, sizeof(st))) {
 		pr = model_find(sp->model, tgid);
-		if (pr && pr->exited && !l->gone_ns)
+		/* Without the proc concern, /proc says whether it is gone. */
+		if (!l->gone_ns && ((pr && pr->exited) || !procfs_exists("/proc", tgid)))
 			l->gone_ns = now;
 		else if (l->gone_ns && *nforget < 4096)
 			forget[(*nforget)++] = tgid;

@@ -534,6 +534,8 @@ static void job_mem(const struct model *m, struct job *j)
 {
 	size_t i;
 
+	uint64_t start = 0;
+
 	j->page_faults = j->rss_growth = j->reclaim_ns = 0;
 	j->oom_kills = 0;
 	for (i = 0; i < j->nprocs; i++) {
@@ -542,10 +544,11 @@ static void job_mem(const struct model *m, struct job *j)
 		j->page_faults += p->mem.faults;
 		j->reclaim_ns += p->mem.reclaim_ns;
 		j->oom_kills += p->oom_killed;
-		if (p->mem.rss_peak > p->mem.rss_first)
-			j->rss_growth += p->mem.rss_peak - p->mem.rss_first;
+		start += p->mem.rss_first; /* 0 for processes started while recording */
 	}
 	j->rss_peak = job_rss_peak(m, j);
+	/* Held at once, not summed per process: churn of short processes is no growth. */
+	j->rss_growth = j->rss_peak > start ? j->rss_peak - start : 0;
 }
 
 size_t model_lineage(struct model *m, struct proc *p, const struct proc **out, size_t max)

@@ -166,7 +166,7 @@ static void oom_kills(struct json_w *w, const struct model *m)
 		json_obj_begin(w);
 		json_kdouble(w, "time_s", model_time_s(m, k->ts));
 		json_kuint(w, "victim_pid", k->victim_pid);
-		json_kstr(w, "victim_comm", k->victim_comm);
+		json_kstr(w, "victim_comm", k->victim_comm[0] ? k->victim_comm : NULL);
 		json_kstr(w, "memcg", k->memcg);
 		json_kstr(w, "cgroup", k->cgroup);
 		json_kstr(w, "cause", k->victim && k->victim->job ? k->victim->job->name : NULL);

@@ -151,7 +151,7 @@ static void oom_line(struct stream *s, const struct mev *ev)
 	json_kstr(w, "type", "oom_kill");
 	json_kdouble(w, "time_s", model_time_s(s->m, k->ts));
 	json_kuint(w, "victim_pid", k->victim_pid);
-	json_kstr(w, "victim_comm", k->victim_comm);
+	json_kstr(w, "victim_comm", k->victim_comm[0] ? k->victim_comm : NULL);
 	json_kstr(w, "memcg", k->memcg);
 	json_kuint(w, "total_vm_bytes", k->total_vm);
 	json_kuint(w, "anon_rss_bytes", k->anon_rss);
@@ -182,16 +182,24 @@ void stream_mem_tick(void *ctx, uint64_t now)
 	struct job *j;
 	int rows = 0;
 
-	if (now < s->next_table)
+	uint64_t period = (uint64_t)(s->interval_s * 1e9);
+	double elapsed;
+
+	if (!s->next_table)
+		s->next_table = s->last_table = s->m->t0;
+	/* Half a tick of slack: ticks come each second, give or take. */
+	if (now + 500000000ULL < s->next_table + period)
 		return;
-	s->next_table = now + (uint64_t)(s->interval_s * 1e9);
+	s->next_table += period;
+	elapsed = (double)(now - s->last_table) / 1e9;
+	s->last_table = now;
 	model_finalize(s->m, now);
 	if (!s->json)
 		fprintf(s->out, "\n%-9.3f %-30s %10s %10s %10s %10s %3s\n", model_time_s(s->m, now),
 			"JOB", "RSS", "PEAK", "GROWTH", "FAULTS/s", "OOM");
 	for (j = s->m->jobs; j && j->nprocs && rows < MEM_TABLE_ROWS; j = j->next, rows++) {
 		uint64_t prev = (uint64_t)(uintptr_t)hmap_get(&s->prev_faults, (uintptr_t)j);
-		double fps = (double)(j->page_faults - (prev ? prev - 1 : 0)) / s->interval_s;
+		double fps = (double)(j->page_faults - (prev ? prev - 1 : 0)) / elapsed;
 		struct json_w *w;
 
 		hmap_put(&s->prev_faults, (uintptr_t)j, (void *)(uintptr_t)(j->page_faults + 1));

@@ -16,6 +16,7 @@ struct stream {
 	bool procs; /* print exec/exit lines */
 	double interval_s; /* mem table period */
 	uint64_t next_table;
+	uint64_t last_table;
 	struct hmap prev_faults; /* job -> page faults at the last table */
 };
 

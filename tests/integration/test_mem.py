@@ -62,7 +62,10 @@ def test_oom_kill_in_a_memory_cgroup(start_spiketrace, run_spiketrace, run_cronj
     assert top["oom_kills"] == 1
     touched = sum(p["pages_touched"] for p in job["processes"])
     assert top["page_faults"] >= touched, (top["page_faults"], touched)
-    assert top["rss_growth_bytes"] >= 200 * MIB, top
+    # Growth = most held at once minus what it held at start (nothing): at
+    # least the surviving daemon's 200 MiB, at most the 256 MiB limit plus the
+    # file pages (shared libraries) each process counts in its own RSS.
+    assert 0.95 * 200 * MIB <= top["rss_growth_bytes"] <= 280 * MIB, top
 
     # Per process: the kernel's RSS peak against the process's own measure.
     procs = {p["pid"]: p for p in report["processes"]}
