@@ -138,3 +138,22 @@ def test_fault_storm_loses_no_counts(start_spiketrace, run_spiketrace, tmp_path)
     assert abs(ours["page_faults"] - made["pages_touched"]) <= 0.01 * made["pages_touched"], \
         (ours["page_faults"], made)
     assert ours["page_faults"] >= made["minflt_delta"]
+
+
+def test_mem_streams_the_oom_kill_live(start_spiketrace, run_cronjob):
+    """`spiketrace mem --json`: the OOM kill as it happens and the job's row."""
+    cgroup = f"st-it-memstream-{os.getpid()}"
+    args = ["--cgroup", cgroup, "--mem-limit", 128, "--alloc-mb", 160, "--step-mb", 16,
+            "--step-ms", 50, "--hold-ms", 2500]
+    st = start_spiketrace(["mem", "--json", "-d", 9, "-i", 1])
+    job = run_cronjob(args)
+    res = st.finish(30)
+    assert res.returncode == 0, res
+    lines = [json.loads(x) for x in res.stdout.splitlines()]
+    ooms = [x for x in lines if x["type"] == "oom_kill"]
+    assert sorted(x["victim_pid"] for x in ooms) == sorted(job["oom_victims"]), ooms
+    assert ooms[0]["memcg"].endswith("/" + cgroup)
+    rows = [x for x in lines if x["type"] == "mem" and x["cause"] == cgroup]
+    assert rows, lines[:20]
+    assert max(r["rss_peak_bytes"] for r in rows) >= 100 * MIB
+    assert max(r["oom_kills"] for r in rows) == len(job["oom_victims"])
