@@ -155,5 +155,7 @@ def test_mem_streams_the_oom_kill_live(start_spiketrace, run_cronjob):
     assert ooms[0]["memcg"].endswith("/" + cgroup)
     rows = [x for x in lines if x["type"] == "mem" and x["cause"] == cgroup]
     assert rows, lines[:20]
-    assert max(r["rss_peak_bytes"] for r in rows) >= 100 * MIB
+    # At least the largest peak any of its processes measured for itself.
+    own = max(p["peak_rss_bytes"] for p in job["processes"])
+    assert max(r["rss_peak_bytes"] for r in rows) >= 0.9 * own, (rows[-1], own)
     assert max(r["oom_kills"] for r in rows) == len(job["oom_victims"])
