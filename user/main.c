@@ -192,11 +192,13 @@ static int cmd_report(struct options *o)
 	return rc;
 }
 
-static int cmd_proc(struct options *o)
+/* A streaming command: the named concerns live, their events on stdout. */
+static int stream_cmd(struct options *o, const char *names, bool procs, bool mem_table)
 {
-	struct stream s = { .out = stdout, .json = o->json, .procs = true };
+	struct stream s = { .out = stdout, .json = o->json, .procs = procs };
 	struct spine sp = { 0 };
 	struct model *m;
+	char bad[32];
 	int rc;
 
 	if (spine_preflight(o, &sp.feat))
@@ -207,14 +209,24 @@ static int cmd_proc(struct options *o)
 		return 1;
 	}
 	s.m = m;
-	o->concerns = concern_by_name("proc")->bit;
+	s.interval_s = o->interval > 0 ? o->interval : 2;
+	m->concerns = o->concerns = concern_parse_list(names, bad, sizeof(bad));
 	model_listen(m, stream_event, &s);
+	if (mem_table) {
+		sp.tick_cb = stream_mem_tick;
+		sp.tick_ctx = &s;
+	}
 	rc = trace(&sp, o, m, NULL, "");
+	stream_free(&s);
 	model_free(m);
 	return rc;
 }
 
-/* Each concern picks its program variants exactly as it would for a run. */
+static int cmd_proc(struct options *o)
+{
+	return stream_cmd(o, "proc", true, false);
+}
+
 static int cmd_features(struct options *o)
 {
 	struct spine sp = { .o = o };
@@ -285,29 +297,7 @@ static const char mem_usage[] =
 
 static int cmd_mem(struct options *o)
 {
-	struct stream s = { .out = stdout, .json = o->json };
-	struct spine sp = { 0 };
-	struct model *m;
-	int rc;
-
-	if (spine_preflight(o, &sp.feat))
-		return 1;
-	m = model_new(now_mono_ns());
-	if (!m) {
-		log_err("out of memory");
-		return 1;
-	}
-	s.m = m;
-	s.interval_s = o->interval > 0 ? o->interval : 2;
-	m->concerns = concern_by_name("proc")->bit | concern_by_name("mem")->bit;
-	o->concerns = m->concerns;
-	model_listen(m, stream_event, &s);
-	sp.tick_cb = stream_mem_tick;
-	sp.tick_ctx = &s;
-	rc = trace(&sp, o, m, NULL, "");
-	stream_free(&s);
-	model_free(m);
-	return rc;
+	return stream_cmd(o, "proc,mem", false, true);
 }
 
 static const struct cmd cmds[] = {

@@ -7,7 +7,12 @@
 
 #include "model.h"
 
+struct json_w;
+struct oom_kill;
+
 void report_json(struct model *m, FILE *out);
+/* The keys of one OOM kill (report oom_kills[] and the streamed oom_kill line). */
+void report_json_oom(struct json_w *w, const struct model *m, const struct oom_kill *k);
 void report_text(struct model *m, FILE *out, const char *source);
 
 #endif

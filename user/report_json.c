@@ -154,6 +154,25 @@ static void series(struct json_w *w, const struct model *m)
 	free(rss);
 }
 
+void report_json_oom(struct json_w *w, const struct model *m, const struct oom_kill *k)
+{
+	json_kdouble(w, "time_s", model_time_s(m, k->ts));
+	json_kuint(w, "victim_pid", k->victim_pid);
+	json_kstr(w, "victim_comm", k->victim_comm[0] ? k->victim_comm : NULL);
+	json_kstr(w, "memcg", k->memcg);
+	json_kstr(w, "cgroup", k->cgroup);
+	json_kstr(w, "cause", k->victim && k->victim->job ? k->victim->job->name : NULL);
+	json_kuint(w, "total_vm_bytes", k->total_vm);
+	json_kuint(w, "anon_rss_bytes", k->anon_rss);
+	json_kuint(w, "file_rss_bytes", k->file_rss);
+	json_kuint(w, "shmem_rss_bytes", k->shmem_rss);
+	json_kuint(w, "pgtables_bytes", k->pgtables);
+	json_kuint(w, "uid", k->uid);
+	json_kint(w, "oom_score_adj", k->oom_score_adj);
+	json_kuint(w, "trigger_pid", k->trigger_pid);
+	json_kstr(w, "trigger_comm", k->trigger_comm);
+}
+
 static void oom_kills(struct json_w *w, const struct model *m)
 {
 	size_t i;
@@ -164,21 +183,7 @@ static void oom_kills(struct json_w *w, const struct model *m)
 		const struct oom_kill *k = &m->ooms[i];
 
 		json_obj_begin(w);
-		json_kdouble(w, "time_s", model_time_s(m, k->ts));
-		json_kuint(w, "victim_pid", k->victim_pid);
-		json_kstr(w, "victim_comm", k->victim_comm[0] ? k->victim_comm : NULL);
-		json_kstr(w, "memcg", k->memcg);
-		json_kstr(w, "cgroup", k->cgroup);
-		json_kstr(w, "cause", k->victim && k->victim->job ? k->victim->job->name : NULL);
-		json_kuint(w, "total_vm_bytes", k->total_vm);
-		json_kuint(w, "anon_rss_bytes", k->anon_rss);
-		json_kuint(w, "file_rss_bytes", k->file_rss);
-		json_kuint(w, "shmem_rss_bytes", k->shmem_rss);
-		json_kuint(w, "pgtables_bytes", k->pgtables);
-		json_kuint(w, "uid", k->uid);
-		json_kint(w, "oom_score_adj", k->oom_score_adj);
-		json_kuint(w, "trigger_pid", k->trigger_pid);
-		json_kstr(w, "trigger_comm", k->trigger_comm);
+		report_json_oom(w, m, k);
 		json_obj_end(w);
 	}
 	json_arr_end(w);

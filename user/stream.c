@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "report.h"
 #include "stream.h"
 
 void stream_lineage(FILE *out, struct model *m, struct proc *p, const char *sep)
@@ -149,16 +150,7 @@ static void oom_line(struct stream *s, const struct mev *ev)
 		return;
 	json_obj_begin(w);
 	json_kstr(w, "type", "oom_kill");
-	json_kdouble(w, "time_s", model_time_s(s->m, k->ts));
-	json_kuint(w, "victim_pid", k->victim_pid);
-	json_kstr(w, "victim_comm", k->victim_comm[0] ? k->victim_comm : NULL);
-	json_kstr(w, "memcg", k->memcg);
-	json_kuint(w, "total_vm_bytes", k->total_vm);
-	json_kuint(w, "anon_rss_bytes", k->anon_rss);
-	json_kuint(w, "file_rss_bytes", k->file_rss);
-	json_kuint(w, "shmem_rss_bytes", k->shmem_rss);
-	json_kuint(w, "trigger_pid", k->trigger_pid);
-	json_kstr(w, "trigger_comm", k->trigger_comm);
+	report_json_oom(w, s->m, k);
 	json_obj_end(w);
 	json_free(w);
 }
