@@ -14,8 +14,6 @@
 
 #define ST_VERSION "0.1.0"
 
-void spine_rec_header(struct rec_header *h, unsigned int concerns_mask);
-
 struct cmd {
 	const char *name;
 	unsigned int opts;

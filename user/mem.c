@@ -57,45 +57,28 @@ static int mem_open(struct spine *sp, void **priv)
 	return 0;
 }
 
-static const char *pick(struct spine *sp, struct bpf_program *btf, struct bpf_program *tp,
-			const char *cat, const char *name)
-{
-	bool use_btf = feat_btf_tp(&sp->feat, name);
-	bool has_tp = feat_tracepoint(&sp->feat, cat, name);
-
-	bpf_program__set_autoload(btf, use_btf);
-	bpf_program__set_autoload(tp, !use_btf && has_tp);
-	return use_btf ? "tp_btf" : has_tp ? "tracepoint" : "missing";
-}
-
 static int mem_configure(struct spine *sp, void *priv)
 {
 	struct mem_priv *p = priv;
 	struct mem_bpf *s = p->skel;
+	bool task_arg = feat_btf_tp_ptr_arg(&sp->feat, "mark_victim", 0);
 	const char *oom, *fault, *rss, *dr, *mr;
 
-	s->rodata->targ_tgid = sp->filter.tgid;
-	s->rodata->targ_cgid = sp->filter.cgid;
-	s->rodata->targ_cg_level = sp->filter.cg_level;
-	s->rodata->targ_memcg = sp->filter.memcg;
-	s->rodata->self_tgid = getpid();
+	SPINE_SET_FILTERS(s->rodata, sp);
 	/* Before 6.x, mark_victim passed only a pid: tp_btf needs the task pointer. */
-	if (feat_btf_tp_ptr_arg(&sp->feat, "mark_victim", 0)) {
-		oom = pick(sp, s->progs.oom_btf, s->progs.oom_tp, "oom", "mark_victim");
-	} else {
+	if (!task_arg)
 		bpf_program__set_autoload(s->progs.oom_btf, false);
-		bpf_program__set_autoload(s->progs.oom_tp,
-					  feat_tracepoint(&sp->feat, "oom", "mark_victim"));
-		oom = feat_tracepoint(&sp->feat, "oom", "mark_victim") ? "tracepoint" : "missing";
-	}
-	fault = pick(sp, s->progs.fault_btf, s->progs.fault_tp, "exceptions", "page_fault_user");
-	rss = pick(sp, s->progs.rss_btf, s->progs.rss_tp, "kmem", "rss_stat");
-	dr = pick(sp, s->progs.dr_begin_btf, s->progs.dr_begin_tp, "vmscan",
-		  "mm_vmscan_direct_reclaim_begin");
-	pick(sp, s->progs.dr_end_btf, s->progs.dr_end_tp, "vmscan", "mm_vmscan_direct_reclaim_end");
-	mr = pick(sp, s->progs.mr_begin_btf, s->progs.mr_begin_tp, "vmscan",
-		  "mm_vmscan_memcg_reclaim_begin");
-	pick(sp, s->progs.mr_end_btf, s->progs.mr_end_tp, "vmscan", "mm_vmscan_memcg_reclaim_end");
+	oom = spine_pick(sp, task_arg ? s->progs.oom_btf : NULL, s->progs.oom_tp, "mark_victim",
+			 "oom", "mark_victim");
+#define PICK(prog, cat, name) \
+	spine_pick(sp, s->progs.prog##_btf, s->progs.prog##_tp, name, cat, name)
+	fault = PICK(fault, "exceptions", "page_fault_user");
+	rss = PICK(rss, "kmem", "rss_stat");
+	dr = PICK(dr_begin, "vmscan", "mm_vmscan_direct_reclaim_begin");
+	PICK(dr_end, "vmscan", "mm_vmscan_direct_reclaim_end");
+	mr = PICK(mr_begin, "vmscan", "mm_vmscan_memcg_reclaim_begin");
+	PICK(mr_end, "vmscan", "mm_vmscan_memcg_reclaim_end");
+#undef PICK
 	snprintf(p->variant, sizeof(p->variant),
 		 "oom=%s fault=%s rss=%s direct_reclaim=%s memcg_reclaim=%s", oom, fault, rss, dr,
 		 mr);

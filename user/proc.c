@@ -37,19 +37,6 @@ static int proc_open(struct spine *sp, void **priv)
 	return 0;
 }
 
-/* Picks tp_btf where this kernel has it for the tracepoint, else classic. */
-static const char *pick(struct spine *sp, struct bpf_program *btf, struct bpf_program *tp,
-			const char *btf_name, const char *cat, const char *name)
-{
-	bool use_btf = feat_btf_tp(&sp->feat, btf_name);
-
-	bpf_program__set_autoload(btf, use_btf);
-	bpf_program__set_autoload(tp, !use_btf);
-	if (use_btf)
-		return "tp_btf";
-	return feat_tracepoint(&sp->feat, cat, name) ? name : "missing";
-}
-
 static int proc_configure(struct spine *sp, void *priv)
 {
 	struct proc_priv *p = priv;
@@ -57,17 +44,13 @@ static int proc_configure(struct spine *sp, void *priv)
 	const char *e, *f, *x;
 
 	/* features also configures without a filter: o may be bare. */
-	s->rodata->targ_tgid = sp->filter.tgid;
-	s->rodata->targ_cgid = sp->filter.cgid;
-	s->rodata->targ_cg_level = sp->filter.cg_level;
-	s->rodata->targ_memcg = sp->filter.memcg;
-	s->rodata->self_tgid = getpid();
-	e = pick(sp, s->progs.exec_btf, s->progs.exec_tp, "sched_process_exec", "sched",
-		 "sched_process_exec");
-	f = pick(sp, s->progs.fork_btf, s->progs.fork_tp, "sched_process_fork", "task",
-		 "task_newtask");
-	x = pick(sp, s->progs.exit_btf, s->progs.exit_tp, "sched_process_exit", "sched",
-		 "sched_process_exit");
+	SPINE_SET_FILTERS(s->rodata, sp);
+	e = spine_pick(sp, s->progs.exec_btf, s->progs.exec_tp, "sched_process_exec", "sched",
+		       "sched_process_exec");
+	f = spine_pick(sp, s->progs.fork_btf, s->progs.fork_tp, "sched_process_fork", "task",
+		       "task_newtask");
+	x = spine_pick(sp, s->progs.exit_btf, s->progs.exit_tp, "sched_process_exit", "sched",
+		       "sched_process_exit");
 	snprintf(p->variant, sizeof(p->variant), "exec=%s fork=%s exit=%s", e, f, x);
 	if (!strcmp(e, "missing") || !strcmp(f, "missing") || !strcmp(x, "missing")) {
 		log_err("proc: this kernel lacks a tracepoint we need (%s)", p->variant);

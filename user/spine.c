@@ -174,6 +174,18 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+const char *spine_pick(struct spine *sp, struct bpf_program *btf, struct bpf_program *tp,
+		       const char *btf_name, const char *cat, const char *name)
+{
+	bool use_btf = btf && feat_btf_tp(&sp->feat, btf_name);
+	bool has_tp = feat_tracepoint(&sp->feat, cat, name);
+
+	if (btf)
+		bpf_program__set_autoload(btf, use_btf);
+	bpf_program__set_autoload(tp, !use_btf && has_tp);
+	return use_btf ? "tp_btf" : has_tp ? name : "missing";
+}
+
 void spine_emit(struct spine *sp, const struct st_hdr *h)
 {
 	on_record(sp, (void *)h, h->size);
@@ -222,11 +234,6 @@ static int seed_followed(struct spine *sp, struct bpf_object *obj)
 	/* Descendants that already exist are found from /proc by the caller's seed pass. */
 	return bpf_map__update_elem(m, &pid, sizeof(pid), &one, sizeof(one), BPF_ANY);
 }
-
-struct seed_ctx {
-	struct spine *sp;
-	struct hmap follow; /* pids whose descendants are followed */
-};
 
 static int seed_one(void *ctx, const struct rec_proc_seed *s)
 {
@@ -592,9 +599,6 @@ int spine_replay(const char *path, struct model *m)
 	model_finalize(m, t_end);
 	return 0;
 }
-
-/* Fills the recording header for a recording that starts now. */
-void spine_rec_header(struct rec_header *h, unsigned int concerns_mask);
 
 void spine_rec_header(struct rec_header *h, unsigned int concerns_mask)
 {

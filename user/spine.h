@@ -22,6 +22,7 @@
 
 struct cg_resolver;
 struct ring_buffer;
+struct bpf_program;
 
 struct st_filter {
 	uint32_t tgid; /* -p */
@@ -71,6 +72,24 @@ void spine_stop(struct spine *sp);
 
 /* Hands a record made in userspace (map snapshots) to decode and recording. */
 void spine_emit(struct spine *sp, const struct st_hdr *h);
+/*
+ * Enables one variant of a program: its tp_btf form when btf is given and
+ * kernel BTF has btf_name, else the classic tracepoint cat/name when tracefs
+ * has it, else neither. Returns "tp_btf", the classic name, or "missing".
+ */
+const char *spine_pick(struct spine *sp, struct bpf_program *btf, struct bpf_program *tp,
+		       const char *btf_name, const char *cat, const char *name);
+/* The -p/-c filters and our own pid into a skeleton's rodata (bpf/maps.bpf.h). */
+#define SPINE_SET_FILTERS(rodata, sp)                            \
+	do {                                                     \
+		(rodata)->targ_tgid = (sp)->filter.tgid;         \
+		(rodata)->targ_cgid = (sp)->filter.cgid;         \
+		(rodata)->targ_cg_level = (sp)->filter.cg_level; \
+		(rodata)->targ_memcg = (sp)->filter.memcg;       \
+		(rodata)->self_tgid = getpid();                  \
+	} while (0)
+/* Fills the recording header for a recording that starts now. */
+void spine_rec_header(struct rec_header *h, unsigned int concerns_mask);
 /* Path of a cgroup id: from the model, else resolved and recorded (live). */
 const char *spine_cgroup(struct spine *sp, enum cg_hier h, uint64_t id);
 /* Reads a recording into m and finalizes it. 0, or 1 after an error line. */
