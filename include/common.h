@@ -22,6 +22,9 @@ enum st_type {
 	ST_PROC_EXIT = 0x0103,
 	ST_MEM_OOM = 0x0201,
 	ST_MEM_SNAP = 0x0202, /* userspace-made, from the maps */
+	ST_TLS_HS = 0x0301,
+	ST_TLS_CPU = 0x0302, /* userspace-made, from the maps */
+	ST_TLS_LIB = 0x0303, /* userspace-made, when a library is attached */
 };
 
 /* Indices of the per-CPU drop counters every concern keeps (lost map). */

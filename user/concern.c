@@ -7,6 +7,7 @@
 const struct concern *const concerns[] = {
 	&concern_proc,
 	&concern_mem,
+	&concern_tls,
 };
 const size_t nconcerns = ARRAY_SIZE(concerns);
 

@@ -23,12 +23,13 @@ struct cmd {
 };
 
 static const char record_usage[] =
-	"Usage: spiketrace record [-d SECS] [-o FILE] [--only LIST] [-p PID] [-c CGROUP]\n"
+	"Usage: spiketrace record [-d SECS] [-o FILE] [--only LIST] [-p PID] [-c CGROUP] [-F HZ]\n"
 	"Record every concern (or --only LIST) into FILE (default spiketrace.rec).\n"
 	"\n"
 	"  -d, --duration SECS  stop after SECS (default: at SIGINT/SIGTERM)\n"
 	"  -o, --output FILE    recording to write (replaced if it exists, never a symlink)\n"
-	"      --only LIST      comma list of concerns: proc,mem\n"
+	"      --only LIST      comma list of concerns: proc,mem,tls\n"
+	"  -F, --freq HZ        CPU sampling rate (default 99)\n"
 	"  -p, --pid PID        only this process and its descendants\n"
 	"  -c, --cgroup PATH    only this cgroup and below (cgroup2 or v1 memory path)\n"
 	"      --btf FILE       kernel BTF to use instead of /sys/kernel/btf/vmlinux\n"
@@ -191,9 +192,17 @@ static int cmd_report(struct options *o)
 }
 
 /* A streaming command: the named concerns live, their events on stdout. */
-static int stream_cmd(struct options *o, const char *names, bool procs, bool mem_table)
+enum stream_what {
+	SW_PROCS = 1 << 0, /* exec/exit lines */
+	SW_MEM_TABLE = 1 << 1, /* the periodic per-job memory table */
+	SW_TLS = 1 << 2, /* handshake lines */
+};
+
+static int stream_cmd(struct options *o, const char *names, unsigned int what)
 {
-	struct stream s = { .out = stdout, .json = o->json, .procs = procs };
+	struct stream s = {
+		.out = stdout, .json = o->json, .procs = what & SW_PROCS, .tls = what & SW_TLS
+	};
 	struct spine sp = { 0 };
 	struct model *m;
 	char bad[32];
@@ -210,7 +219,7 @@ static int stream_cmd(struct options *o, const char *names, bool procs, bool mem
 	s.interval_s = o->interval > 0 ? o->interval : 2;
 	m->concerns = o->concerns = concern_parse_list(names, bad, sizeof(bad));
 	model_listen(m, stream_event, &s);
-	if (mem_table) {
+	if (what & SW_MEM_TABLE) {
 		sp.tick_cb = stream_mem_tick;
 		sp.tick_ctx = &s;
 	}
@@ -222,7 +231,7 @@ static int stream_cmd(struct options *o, const char *names, bool procs, bool mem
 
 static int cmd_proc(struct options *o)
 {
-	return stream_cmd(o, "proc", true, false);
+	return stream_cmd(o, "proc", SW_PROCS);
 }
 
 static int cmd_features(struct options *o)
@@ -295,11 +304,32 @@ static const char mem_usage[] =
 
 static int cmd_mem(struct options *o)
 {
-	return stream_cmd(o, "proc,mem", false, true);
+	return stream_cmd(o, "proc,mem", SW_MEM_TABLE);
+}
+
+static const char tls_usage[] =
+	"Usage: spiketrace tls [--json] [-d SECS] [-p PID] [-c CGROUP] [-F HZ]\n"
+	"Stream one line per OpenSSL handshake (peer, latency, full/resumed,\n"
+	"renegotiation, failure). Finds libssl/libcrypto in the linker cache, in every\n"
+	"process's mappings (any path, any version) and statically linked executables.\n"
+	"Never reads payload bytes.\n"
+	"\n"
+	"  --json         one JSON object per line, type tls_handshake\n"
+	"  -F HZ          CPU sampling rate for handshake CPU by phase (default 99)\n"
+	"  -d SECS        stop after SECS\n"
+	"  -p PID, -c CGROUP  only that process tree / cgroup\n"
+	"\n"
+	"Examples:\n"
+	"  spiketrace tls -p $(pgrep -o nginx)\n"
+	"  spiketrace tls --json -d 60 | jq -c 'select(.renegotiation)'\n";
+
+static int cmd_tls(struct options *o)
+{
+	return stream_cmd(o, "proc,tls", SW_TLS);
 }
 
 static const struct cmd cmds[] = {
-	{ "record", OPT_TRACING | OPT_OUTPUT | OPT_ONLY, cmd_record,
+	{ "record", OPT_TRACING | OPT_OUTPUT | OPT_ONLY | OPT_FREQ, cmd_record,
 	  "record every concern into a file", record_usage },
 	{ "report", OPT_FORMAT | OPT_OUTPUT | OPT_INPUT, cmd_report,
 	  "explain a recording (text, json)", report_usage },
@@ -307,6 +337,8 @@ static const struct cmd cmds[] = {
 	  proc_usage },
 	{ "mem", OPT_TRACING | OPT_JSON | OPT_INTERVAL, cmd_mem,
 	  "stream OOM kills and a per-job memory table", mem_usage },
+	{ "tls", OPT_TRACING | OPT_JSON | OPT_FREQ, cmd_tls,
+	  "stream OpenSSL handshakes (peer, latency, kind)", tls_usage },
 	{ "features", OPT_JSON | OPT_BTF, cmd_features, "what this kernel supports",
 	  features_usage },
 };

@@ -6,6 +6,7 @@
 
 #include "cause.h"
 #include "model.h"
+#include "tlsmodel.h"
 
 #define KTHREADD_PID 2
 
@@ -57,6 +58,7 @@ void model_free(struct model *m)
 	hmap_free(&m->jobs_by_key);
 	free(m->marks);
 	free(m->ooms);
+	tls_model_free(m->tls);
 	free(m);
 }
 
@@ -382,7 +384,7 @@ int proc_exit_code(const struct proc *p)
 
 bool proc_active(const struct proc *p)
 {
-	return !p->seeded || p->execs || p->exited || p->mem.faults || p->oom_killed;
+	return !p->seeded || p->execs || p->exited || p->mem.faults || p->oom_killed || p->tls_hs;
 }
 
 static void add_sample(struct model *m, struct proc *p, uint64_t ts)
@@ -786,11 +788,39 @@ static double m_oom(const struct job *j)
 	return j->oom_kills;
 }
 
+static double m_tls(const struct job *j)
+{
+	return j->tls_cpu_s;
+}
+
 /* docs/causes.md lists these; a concern adds its metrics here. */
 static const struct metric metrics[] = {
-	{ 1.0, m_execs }, { 0.5, m_conc },   { 2.0, m_growth },
-	{ 1.0, m_peak },  { 1.0, m_faults }, { 3.0, m_oom },
+	{ 1.0, m_execs },  { 0.5, m_conc }, { 2.0, m_growth }, { 1.0, m_peak },
+	{ 1.0, m_faults }, { 3.0, m_oom },  { 1.0, m_tls },
 };
+
+static struct tls_proc *tls_of(const struct model *m, const struct proc *p)
+{
+	return m->tls && p->tls_hs ? hmap_get(&m->tls->procs, p->pid) : NULL;
+}
+
+static void job_tls(const struct model *m, struct job *j)
+{
+	unsigned int ph;
+	size_t i;
+
+	j->tls_handshakes = 0;
+	j->tls_cpu_s = 0;
+	for (i = 0; i < j->nprocs; i++) {
+		const struct tls_proc *t = tls_of(m, j->procs[i]);
+
+		if (!t)
+			continue;
+		j->tls_handshakes += t->handshakes;
+		for (ph = TLS_PH_HANDSHAKE; ph < TLS_PH_NR; ph++)
+			j->tls_cpu_s += tls_proc_cpu_s(t, ph);
+	}
+}
 
 static void score_jobs(struct job **v, size_t n)
 {
@@ -840,6 +870,7 @@ void model_finalize(struct model *m, uint64_t t_end)
 			continue; /* only idle processes: not a cause */
 		j->max_concurrency = job_concurrency(m, j);
 		job_mem(m, j);
+		job_tls(m, j);
 		if (!j->root || j->cgroup)
 			j->root = job_root(j);
 		v[n++] = j;
@@ -912,5 +943,65 @@ void model_series_execs(const struct model *m, const struct job *j, double inter
 		b = (size_t)(model_time_s(m, mk->ts) / interval_s);
 		if (b < nb)
 			v[b]++;
+	}
+}
+
+static struct tls_model *tls_get(struct model *m)
+{
+	if (!m->tls)
+		m->tls = calloc(1, sizeof(*m->tls));
+	if (!m->tls)
+		m->lost_user++;
+	return m->tls;
+}
+
+void model_tls_hs(struct model *m, const struct tls_event *e)
+{
+	struct tls_model *t = tls_get(m);
+	struct proc *p = model_find(m, e->pid);
+
+	if (!t || !tls_model_hs(t, m->t0, e)) {
+		m->lost_user++;
+		return;
+	}
+	if (p)
+		p->tls_hs++;
+	if (m->cb) {
+		struct mev ev = { .kind = MEV_TLS, .ts = e->ts, .p = p, .tls = e };
+
+		m->cb(m->cb_ctx, &ev);
+	}
+}
+
+void model_tls_cpu(struct model *m, uint32_t pid, const uint64_t *samples, uint64_t period_ns)
+{
+	struct tls_model *t = tls_get(m);
+
+	if (t)
+		tls_model_cpu(t, pid, samples, period_ns);
+}
+
+void model_tls_lib(struct model *m, uint32_t idx, const char *path, bool is_static)
+{
+	struct tls_model *t = tls_get(m);
+
+	if (t)
+		tls_model_lib(t, idx, path, is_static);
+}
+
+void model_series_tls(const struct model *m, const struct job *j, double interval_s, double *v,
+		      size_t nb)
+{
+	size_t i, s, b;
+
+	memset(v, 0, nb * sizeof(*v));
+	for (i = 0; i < j->nprocs; i++) {
+		const struct tls_proc *t = tls_of(m, j->procs[i]);
+
+		for (s = 0; t && s < t->nper_s; s++) {
+			b = (size_t)(s / interval_s);
+			if (b < nb)
+				v[b] += t->per_s[s];
+		}
 	}
 }

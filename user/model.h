@@ -15,6 +15,8 @@
 #include "util.h"
 
 struct job;
+struct tls_event;
+struct tls_model;
 
 /* A per-second sample of a process's cumulative counters, for timelines. */
 struct sample {
@@ -54,6 +56,7 @@ struct proc {
 	const char *cg_mem;
 	struct memstat mem;
 	bool oom_killed;
+	uint64_t tls_hs; /* TLS handshakes it completed or failed */
 	struct sample *samples;
 	size_t nsamples, samples_cap;
 	struct proc *parent; /* the entry of the parent at fork time */
@@ -77,6 +80,8 @@ struct job {
 	uint64_t rss_growth; /* bytes: sum of its processes' growth */
 	uint64_t reclaim_ns;
 	uint32_t oom_kills; /* its processes killed by the OOM killer */
+	uint64_t tls_handshakes; /* completed by its processes */
+	double tls_cpu_s; /* CPU its processes spent in TLS handshakes */
 	double score;
 	struct job *next;
 };
@@ -86,6 +91,7 @@ enum mev_kind {
 	MEV_EXEC,
 	MEV_EXIT,
 	MEV_OOM,
+	MEV_TLS,
 };
 
 struct oom_kill {
@@ -104,6 +110,7 @@ struct mev {
 	uint64_t ts;
 	struct proc *p;
 	const struct oom_kill *oom; /* MEV_OOM */
+	const struct tls_event *tls; /* MEV_TLS */
 };
 
 enum mark_kind {
@@ -159,6 +166,7 @@ struct model {
 	struct oom_kill *ooms;
 	size_t nooms;
 	unsigned int concerns; /* which concerns were recorded (bitmask) */
+	struct tls_model *tls; /* NULL until the first TLS record */
 
 	model_cb cb;
 	void *cb_ctx;
@@ -197,6 +205,14 @@ void model_oom(struct model *m, const struct oom_kill *k);
 /* Page faults and RSS of job j per bucket (faults as deltas, RSS at bucket end). */
 void model_series_mem(const struct model *m, const struct job *j, double interval_s, double *faults,
 		      double *rss, size_t nb);
+
+/* TLS (user/tlsmodel.h): a handshake ended; CPU samples by phase; a library. */
+void model_tls_hs(struct model *m, const struct tls_event *e);
+void model_tls_cpu(struct model *m, uint32_t pid, const uint64_t *samples, uint64_t period_ns);
+void model_tls_lib(struct model *m, uint32_t idx, const char *path, bool is_static);
+/* Completed handshakes of job j per bucket. */
+void model_series_tls(const struct model *m, const struct job *j, double interval_s, double *v,
+		      size_t nb);
 
 /* The cgroup path used for attribution: cgroup2 unless root, else v1 memory. */
 const char *proc_cgroup(const struct proc *p);

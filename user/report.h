@@ -14,5 +14,8 @@ void report_json(struct model *m, FILE *out);
 /* The keys of one OOM kill (report oom_kills[] and the streamed oom_kill line). */
 void report_json_oom(struct json_w *w, const struct model *m, const struct oom_kill *k);
 void report_text(struct model *m, FILE *out, const char *source);
+/* The "tls" object and the TLS HANDSHAKES section (user/report_tls.c). */
+void report_json_tls(struct json_w *w, struct model *m);
+void report_text_tls(struct model *m, FILE *out);
 
 #endif

@@ -55,6 +55,10 @@ static void cause(struct json_w *w, struct model *m, const struct job *j)
 		json_kuint(w, "oom_kills", j->oom_kills);
 		json_kdouble(w, "reclaim_s", (double)j->reclaim_ns / 1e9);
 	}
+	if (m->concerns & concern_by_name("tls")->bit) {
+		json_kuint(w, "tls_handshakes", j->tls_handshakes);
+		json_kdouble(w, "tls_cpu_s", j->tls_cpu_s);
+	}
 	json_kdouble(w, "score", j->score);
 	lineage(w, m, j);
 	json_obj_end(w);
@@ -143,6 +147,10 @@ static void series(struct json_w *w, const struct model *m)
 	for (j = m->jobs; v && rss && j && j->nprocs && n < SERIES_CAUSES; j = j->next, n++) {
 		model_series_execs(m, j, iv, v, nb);
 		one_series(w, j, "execs", v, nb);
+		if (m->concerns & concern_by_name("tls")->bit) {
+			model_series_tls(m, j, iv, v, nb);
+			one_series(w, j, "tls_handshakes", v, nb);
+		}
 		if (!(m->concerns & concern_by_name("mem")->bit))
 			continue;
 		model_series_mem(m, j, iv, v, rss, nb);
@@ -219,6 +227,8 @@ void report_json(struct model *m, FILE *out)
 	json_arr_end(w);
 	if (m->concerns & concern_by_name("mem")->bit)
 		oom_kills(w, m);
+	if (m->concerns & concern_by_name("tls")->bit)
+		report_json_tls(w, m);
 	json_key(w, "timeline");
 	json_obj_begin(w);
 	json_kdouble(w, "interval_s", model_interval_s(m));

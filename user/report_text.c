@@ -174,6 +174,7 @@ void report_text(struct model *m, FILE *out, const char *source)
 	header(m, out, source);
 	causes(m, out);
 	ooms(m, out);
+	report_text_tls(m, out);
 	events(m, out);
 	timeline(m, out);
 }

@@ -223,6 +223,33 @@ static int resolve_filter(struct spine *sp, const struct options *o)
 	return 0;
 }
 
+/*
+ * One -p set for all concerns: the first object's map is reused by the
+ * others, so a fork seen by the proc concern makes the child followed
+ * everywhere (an object's own copy would never grow).
+ */
+static void share_followed(struct spine *sp, struct bpf_object *obj)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, "followed");
+	size_t i;
+
+	for (i = 0; m && i < sp->ninst; i++) {
+		struct bpf_object *o =
+			sp->inst[i].priv ? sp->inst[i].c->object(sp->inst[i].priv) : NULL;
+		struct bpf_map *first =
+			o && o != obj ? bpf_object__find_map_by_name(o, "followed") : NULL;
+
+		if (first && bpf_map__fd(first) >= 0) {
+			int err = bpf_map__reuse_fd(m, bpf_map__fd(first));
+
+			if (err)
+				log_warn("cannot share the -p set between concerns: %s",
+					 strerror(-err));
+			return;
+		}
+	}
+}
+
 static int seed_followed(struct spine *sp, struct bpf_object *obj)
 {
 	struct bpf_map *m = bpf_object__find_map_by_name(obj, "followed");
@@ -304,6 +331,7 @@ static int start_one(struct spine *sp, struct spine_inst *in)
 	ev = bpf_object__find_map_by_name(obj, "events");
 	if (ev && sp->o->ringbuf_kb)
 		bpf_map__set_max_entries(ev, sp->o->ringbuf_kb * 1024);
+	share_followed(sp, obj);
 	err = c->load(in->priv);
 	if (err) {
 		log_err("%s: the kernel refused our BPF programs (%s); run with -vv for the "

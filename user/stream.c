@@ -5,6 +5,7 @@
 #include "json.h"
 #include "report.h"
 #include "stream.h"
+#include "tlsmodel.h"
 
 void stream_lineage(FILE *out, struct model *m, struct proc *p, const char *sep)
 {
@@ -221,6 +222,59 @@ void stream_mem_tick(void *ctx, uint64_t now)
 	fflush(s->out);
 }
 
+static const char *tls_kind(uint32_t f)
+{
+	if (f & TLS_F_FAILED)
+		return "FAILED";
+	if (f & TLS_F_RENEG)
+		return f & TLS_F_RESUMED ? "reneg-resumed" : "reneg";
+	return f & TLS_F_RESUMED ? "resumed" : "full";
+}
+
+/* One line per handshake; never anything of the payload. */
+static void tls_line(struct stream *s, const struct mev *ev)
+{
+	const struct tls_event *e = ev->tls;
+	double lat = e->ts > e->start_ns ? (double)(e->ts - e->start_ns) / 1e3 : 0;
+	char peer[64] = "";
+	struct json_w *w;
+
+	if (e->addr[0])
+		snprintf(peer, sizeof(peer), strchr(e->addr, ':') ? "[%s]:%u" : "%s:%u", e->addr,
+			 e->port);
+	if (!s->json) {
+		if (!s->header_done) {
+			fprintf(s->out, "%-9s %-7s %-16s %-22s %10s %s\n", "TIME(s)", "PID", "COMM",
+				"PEER", "LAT(us)", "KIND");
+			s->header_done = true;
+		}
+		fprintf(s->out, "%-9.3f %-7u %-16s %-22s %10.0f %s\n", model_time_s(s->m, e->ts),
+			e->pid, e->comm, peer[0] ? peer : "-", lat, tls_kind(e->flags));
+		return;
+	}
+	w = json_new(s->out, false);
+	if (!w)
+		return;
+	json_obj_begin(w);
+	json_kstr(w, "type", "tls_handshake");
+	json_kdouble(w, "time_s", model_time_s(s->m, e->ts));
+	json_kuint(w, "pid", e->pid);
+	json_kuint(w, "tid", e->tid);
+	json_kstr(w, "comm", e->comm);
+	json_kstr(w, "peer", peer[0] ? peer : NULL);
+	json_kdouble(w, "latency_us", lat);
+	json_kbool(w, "resumed", !!(e->flags & TLS_F_RESUMED));
+	json_kbool(w, "renegotiation", !!(e->flags & TLS_F_RENEG));
+	json_kbool(w, "ok", !(e->flags & TLS_F_FAILED));
+	json_kbool(w, "implicit", !!(e->flags & TLS_F_IMPLICIT));
+	if (e->flags & TLS_F_ROLE_KNOWN)
+		json_kstr(w, "role", e->flags & TLS_F_SERVER ? "server" : "client");
+	else
+		json_knull(w, "role");
+	json_obj_end(w);
+	json_free(w);
+}
+
 void stream_free(struct stream *s)
 {
 	hmap_free(&s->prev_faults);
@@ -230,8 +284,11 @@ void stream_event(void *ctx, const struct mev *ev)
 {
 	struct stream *s = ctx;
 
-	if (ev->kind == MEV_OOM) {
-		oom_line(s, ev);
+	if (ev->kind == MEV_OOM || ev->kind == MEV_TLS) {
+		if (ev->kind == MEV_OOM)
+			oom_line(s, ev);
+		else if (s->tls)
+			tls_line(s, ev);
 		fflush(s->out);
 		return;
 	}

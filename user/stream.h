@@ -14,6 +14,7 @@ struct stream {
 	bool header_done;
 	struct model *m;
 	bool procs; /* print exec/exit lines */
+	bool tls; /* print handshake lines */
 	double interval_s; /* mem table period */
 	uint64_t next_table;
 	uint64_t last_table;

@@ -1,0 +1,249 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <stdlib.h>
+#include <string.h>
+
+#include "tlsmodel.h"
+
+unsigned int tls_lat_bucket(uint64_t us)
+{
+	unsigned int e;
+
+	if (us < 16)
+		return us;
+	e = 63 - __builtin_clzll(us); /* >= 4 */
+	if (e > 31)
+		return TLS_LAT_BUCKETS - 1;
+	return 16 + (e - 4) * 16 + ((us >> (e - 4)) & 15);
+}
+
+uint64_t tls_lat_value(unsigned int b)
+{
+	unsigned int e, sub;
+	uint64_t lo, width;
+
+	if (b < 16)
+		return b;
+	e = (b - 16) / 16 + 4;
+	sub = (b - 16) % 16;
+	width = 1ull << (e - 4);
+	lo = (1ull << e) + sub * width;
+	return lo + width / 2;
+}
+
+uint64_t tls_proc_lat_q(const struct tls_proc *p, double q)
+{
+	uint64_t rank, seen = 0;
+	unsigned int b;
+
+	if (!p->lat_n)
+		return 0;
+	rank = (uint64_t)(q * p->lat_n + 0.999999);
+	if (rank < 1)
+		rank = 1;
+	for (b = 0; b < TLS_LAT_BUCKETS; b++) {
+		seen += p->lat[b];
+		if (seen >= rank)
+			return tls_lat_value(b);
+	}
+	return tls_lat_value(TLS_LAT_BUCKETS - 1);
+}
+
+double tls_proc_cpu_s(const struct tls_proc *p, unsigned int phase)
+{
+	return phase < TLS_PH_NR ? (double)p->samples[phase] * p->period_ns / 1e9 : 0;
+}
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+	return h ? h : 1; /* 0 is not a valid hmap key */
+}
+
+static struct tls_proc *proc_get(struct tls_model *t, uint32_t pid, const char *comm)
+{
+	struct tls_proc *p = hmap_get(&t->procs, pid);
+
+	if (p)
+		return p;
+	p = calloc(1, sizeof(*p));
+	if (!p || hmap_put(&t->procs, pid, p)) {
+		free(p);
+		return NULL;
+	}
+	p->pid = pid;
+	if (comm)
+		st_strlcpy(p->comm, comm, sizeof(p->comm));
+	p->next = t->plist;
+	t->plist = p;
+	t->nprocs++;
+	return p;
+}
+
+static struct tls_client *client_get(struct tls_model *t, const char *addr)
+{
+	uint64_t h = hash_str(addr);
+	struct tls_client *c = hmap_get(&t->clients, h);
+
+	if (c)
+		return c;
+	c = calloc(1, sizeof(*c));
+	if (!c || hmap_put(&t->clients, h, c)) {
+		free(c);
+		return NULL;
+	}
+	st_strlcpy(c->addr, addr, sizeof(c->addr));
+	c->next = t->clist;
+	t->clist = c;
+	t->nclients++;
+	return c;
+}
+
+static void count_second(struct tls_proc *p, size_t sec)
+{
+	size_t n;
+	uint32_t *v;
+
+	if (sec >= p->nper_s) {
+		n = p->nper_s ? p->nper_s : 64;
+		while (n <= sec)
+			n *= 2;
+		v = realloc(p->per_s, n * sizeof(*v));
+		if (!v)
+			return;
+		memset(v + p->nper_s, 0, (n - p->nper_s) * sizeof(*v));
+		p->per_s = v;
+		p->nper_s = n;
+	}
+	p->per_s[sec]++;
+}
+
+struct tls_proc *tls_model_hs(struct tls_model *t, uint64_t t0, const struct tls_event *e)
+{
+	struct tls_proc *p = proc_get(t, e->pid, e->comm);
+	struct tls_client *c;
+	uint64_t us;
+
+	if (!p)
+		return NULL;
+	if (e->comm[0])
+		st_strlcpy(p->comm, e->comm, sizeof(p->comm));
+	if (!p->lib && e->lib < 256)
+		p->lib = t->libs[e->lib];
+	/* Clients are the peers of servers; a client's peer is a server. */
+	c = e->addr[0] && (e->flags & (TLS_F_SERVER | TLS_F_ROLE_KNOWN)) != TLS_F_ROLE_KNOWN ?
+		    client_get(t, e->addr) :
+		    NULL;
+	if (e->flags & TLS_F_FAILED) {
+		p->failed++;
+		if (c)
+			c->failed++;
+		return p;
+	}
+	p->handshakes++;
+	if (e->flags & TLS_F_RENEG)
+		p->reneg++;
+	if (e->flags & TLS_F_RESUMED)
+		p->resumed++;
+	else
+		p->full++;
+	us = e->ts > e->start_ns ? (e->ts - e->start_ns) / 1000 : 0;
+	p->lat[tls_lat_bucket(us)]++;
+	p->lat_n++;
+	if (e->ts >= t0)
+		count_second(p, (e->ts - t0) / 1000000000ull);
+	if (c) {
+		c->handshakes++;
+		if (e->flags & TLS_F_RENEG)
+			c->reneg++;
+	}
+	return p;
+}
+
+void tls_model_cpu(struct tls_model *t, uint32_t pid, const uint64_t *samples, uint64_t period_ns)
+{
+	struct tls_proc *p = proc_get(t, pid, NULL);
+
+	if (!p)
+		return;
+	memcpy(p->samples, samples, sizeof(p->samples));
+	p->period_ns = period_ns;
+}
+
+void tls_model_lib(struct tls_model *t, uint32_t idx, const char *path, bool is_static)
+{
+	if (idx >= 256)
+		return;
+	free(t->libs[idx]);
+	t->libs[idx] = strdup(path);
+	t->lib_static[idx] = is_static;
+}
+
+static int proc_cmp(const void *a, const void *b)
+{
+	const struct tls_proc *x = *(struct tls_proc *const *)a, *y = *(struct tls_proc *const *)b;
+
+	if (x->handshakes + x->failed != y->handshakes + y->failed)
+		return x->handshakes + x->failed > y->handshakes + y->failed ? -1 : 1;
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+static int client_cmp(const void *a, const void *b)
+{
+	const struct tls_client *x = *(struct tls_client *const *)a;
+	const struct tls_client *y = *(struct tls_client *const *)b;
+	uint64_t nx = x->handshakes + x->reneg + x->failed,
+		 ny = y->handshakes + y->reneg + y->failed;
+
+	if (nx != ny)
+		return nx > ny ? -1 : 1;
+	return strcmp(x->addr, y->addr);
+}
+
+/* Sorts a singly linked list through a temporary array; keeps it on failure. */
+#define SORT_LIST(head, n, type, cmp)                                   \
+	do {                                                            \
+		type **v_ = calloc((n) + 1, sizeof(*v_)), *e_;          \
+		size_t i_ = 0;                                          \
+		if (!v_)                                                \
+			break;                                          \
+		for (e_ = (head); e_; e_ = e_->next)                    \
+			v_[i_++] = e_;                                  \
+		qsort(v_, i_, sizeof(*v_), cmp);                        \
+		for (size_t k_ = 0; k_ < i_; k_++)                      \
+			v_[k_]->next = k_ + 1 < i_ ? v_[k_ + 1] : NULL; \
+		(head) = i_ ? v_[0] : NULL;                             \
+		free(v_);                                               \
+	} while (0)
+
+void tls_model_sort(struct tls_model *t)
+{
+	SORT_LIST(t->plist, t->nprocs, struct tls_proc, proc_cmp);
+	SORT_LIST(t->clist, t->nclients, struct tls_client, client_cmp);
+}
+
+void tls_model_free(struct tls_model *t)
+{
+	struct tls_proc *p, *pn;
+	struct tls_client *c, *cn;
+	size_t i;
+
+	if (!t)
+		return;
+	for (p = t->plist; p; p = pn) {
+		pn = p->next;
+		free(p->per_s);
+		free(p);
+	}
+	for (c = t->clist; c; c = cn) {
+		cn = c->next;
+		free(c);
+	}
+	for (i = 0; i < 256; i++)
+		free(t->libs[i]);
+	hmap_free(&t->procs);
+	hmap_free(&t->clients);
+	free(t);
+}

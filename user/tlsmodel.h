@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
+/*
+ * The TLS part of the cause model: per process handshakes (full, resumed,
+ * failed, renegotiations), their latency distribution and per-second
+ * counts, CPU samples by handshake phase, and per client address counts.
+ */
+#ifndef ST_TLSMODEL_H
+#define ST_TLSMODEL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "tls.h"
+#include "util.h"
+
+struct model;
+struct proc;
+struct job;
+
+/* Latency histogram: 16 exact buckets, then 16 per power of two (µs). */
+#define TLS_LAT_BUCKETS (16 + 28 * 16)
+
+struct tls_event {
+	uint64_t ts; /* completion (or failure) time */
+	uint64_t start_ns;
+	uint32_t pid, tid;
+	uint32_t flags; /* TLS_F_* */
+	uint32_t lib;
+	char comm[16];
+	char addr[48]; /* peer address, "" when unknown */
+	uint16_t port;
+};
+
+struct tls_proc {
+	uint32_t pid;
+	char comm[16];
+	const char *lib; /* library of its first handshake */
+	uint64_t handshakes; /* completed, renegotiations included */
+	uint64_t full, resumed, failed, reneg;
+	uint64_t lat_n;
+	uint32_t lat[TLS_LAT_BUCKETS];
+	uint64_t samples[TLS_PH_NR]; /* cumulative CPU samples by phase */
+	uint64_t period_ns;
+	uint32_t *per_s; /* completed handshakes per second of the recording */
+	size_t nper_s;
+	struct tls_proc *next;
+};
+
+struct tls_client {
+	char addr[48];
+	uint64_t handshakes, reneg, failed;
+	struct tls_client *next;
+};
+
+struct tls_model {
+	struct hmap procs; /* pid -> tls_proc */
+	struct tls_proc *plist;
+	size_t nprocs;
+	struct hmap clients; /* hash of addr -> tls_client */
+	struct tls_client *clist;
+	size_t nclients;
+	char *libs[256]; /* library index -> path */
+	bool lib_static[256];
+};
+
+void tls_model_free(struct tls_model *t);
+/* A handshake ended; returns the process entry (NULL on allocation failure). */
+struct tls_proc *tls_model_hs(struct tls_model *t, uint64_t t0, const struct tls_event *e);
+void tls_model_cpu(struct tls_model *t, uint32_t pid, const uint64_t *samples, uint64_t period_ns);
+void tls_model_lib(struct tls_model *t, uint32_t idx, const char *path, bool is_static);
+
+/* Histogram helpers (exposed for tests). */
+unsigned int tls_lat_bucket(uint64_t us);
+uint64_t tls_lat_value(unsigned int bucket); /* a representative value (µs) */
+/* The q-quantile (0..1) of a process's latencies in µs; 0 when empty. */
+uint64_t tls_proc_lat_q(const struct tls_proc *p, double q);
+double tls_proc_cpu_s(const struct tls_proc *p, unsigned int phase);
+/* Sorts processes by handshakes and clients by handshakes + renegotiations. */
+void tls_model_sort(struct tls_model *t);
+
+#endif
