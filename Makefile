@@ -34,7 +34,7 @@ USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(BUILD)/obj/%.o,$(USER_SRCS))
 LIB_OBJS := $(filter-out $(BUILD)/obj/main.o,$(USER_OBJS))
 TOOL_SRCS := $(wildcard tools/*.c)
-TOOL_BINS := $(patsubst tools/%.c,$(BUILD)/tools/st-%,$(TOOL_SRCS))
+TOOL_BINS := $(patsubst tools/%.c,$(BUILD)/tools/st-%,$(TOOL_SRCS)) $(BUILD)/tools/st-tlsserver-static
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
@@ -51,7 +51,7 @@ LDLIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz $(SAN_FLAGS) $(EXTRA_LDFLAG
 # Debian packages the build, the tests and the demo need.
 DEPS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
 	libcmocka-dev clang-format clang-tidy cppcheck python3 python3-pytest \
-	libclang-rt-14-dev procps util-linux
+	libclang-rt-14-dev procps util-linux libssl-dev nginx openssl
 
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -82,6 +82,17 @@ $(BUILD)/spiketrace: $(USER_OBJS)
 $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/tests
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(LIB_OBJS) $(LDLIBS) -lcmocka -o $@
+
+# The TLS scenario's generator and server link OpenSSL (libssl-dev).
+$(BUILD)/tools/st-tlsstorm $(BUILD)/tools/st-tlsserver: $(BUILD)/tools/st-%: tools/%.c | $(BUILD)/tools
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -lssl -lcrypto -o $@
+
+# The same server with OpenSSL linked in statically (glibc stays dynamic): a
+# tracer finds the SSL functions in the executable itself, not in libssl.so.
+$(BUILD)/tools/st-tlsserver-static: tools/tlsserver.c | $(BUILD)/tools
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) $< -Wl,-Bstatic -lssl -lcrypto -Wl,-Bdynamic -ldl -pthread -o $@
 
 # Scenario generators (tools/): plain C programs, no BPF.
 $(BUILD)/tools/st-%: tools/%.c | $(BUILD)/tools
