@@ -37,6 +37,12 @@ struct probe_def {
 	enum tls_probe kind;
 	unsigned int phase; /* TLS_P_CALL: 1 = SSL_do_handshake */
 	bool ret; /* also a uretprobe */
+	/*
+	 * Skipped when the file defines this one: OpenSSL 3's wrapper calls
+	 * it, libssl calls it directly, and a probe pair costs microseconds
+	 * that would land in the phase being measured.
+	 */
+	const char *unless;
 };
 
 /* Everything we hook; a file gets whichever of these it defines. */
@@ -53,7 +59,7 @@ static const struct probe_def probe_defs[] = {
 	{ "SSL_set_bio", TLS_P_SET_BIO, 0, false },
 	{ "BIO_int_ctrl", TLS_P_BIO_CTRL, 0, false },
 	{ "EVP_PKEY_keygen", TLS_P_CRYPTO, TLS_PH_KX, true },
-	{ "EVP_PKEY_generate", TLS_P_CRYPTO, TLS_PH_KX, true },
+	{ "EVP_PKEY_generate", TLS_P_CRYPTO, TLS_PH_KX, true, "EVP_PKEY_keygen" },
 	{ "EVP_PKEY_paramgen", TLS_P_CRYPTO, TLS_PH_KX, true },
 	{ "EVP_PKEY_derive", TLS_P_CRYPTO, TLS_PH_KX, true },
 	{ "EVP_PKEY_encapsulate", TLS_P_CRYPTO, TLS_PH_KX, true },
@@ -65,9 +71,9 @@ static const struct probe_def probe_defs[] = {
 	{ "EVP_DigestVerify", TLS_P_CRYPTO, TLS_PH_SIG | PH_CERTOP, true },
 	{ "EVP_DigestVerifyFinal", TLS_P_CRYPTO, TLS_PH_SIG | PH_CERTOP, true },
 	{ "EVP_PKEY_verify", TLS_P_CRYPTO, TLS_PH_SIG | PH_CERTOP, true },
-	{ "RAND_bytes", TLS_P_CRYPTO, TLS_PH_RNG, true },
+	{ "RAND_bytes", TLS_P_CRYPTO, TLS_PH_RNG, true, "RAND_bytes_ex" },
 	{ "RAND_bytes_ex", TLS_P_CRYPTO, TLS_PH_RNG, true },
-	{ "RAND_priv_bytes", TLS_P_CRYPTO, TLS_PH_RNG, true },
+	{ "RAND_priv_bytes", TLS_P_CRYPTO, TLS_PH_RNG, true, "RAND_priv_bytes_ex" },
 	{ "RAND_priv_bytes_ex", TLS_P_CRYPTO, TLS_PH_RNG, true },
 };
 
@@ -80,6 +86,7 @@ struct tls_priv {
 	struct hmap pids; /* pids already scanned */
 	uint32_t nlibs;
 	uint64_t next_scan;
+	bool detached; /* the final tick must not attach anything */
 	uint64_t *vals; /* per-CPU scratch */
 	int ncpu;
 	struct hmap last; /* pid -> uint64_t[TLS_PH_NR]: what we already emitted */
@@ -205,6 +212,8 @@ static int attach_file(struct tls_priv *p, struct elf_file *ef, const char *path
 		const struct probe_def *d = &probe_defs[i];
 		uint64_t off, size, ck = TLS_COOKIE(d->kind, lib, d->phase, init1, hit1, srv1);
 
+		if (d->unless && !elf_file_sym(ef, d->unless, NULL, NULL))
+			continue;
 		if (elf_file_sym(ef, d->sym, &off, &size))
 			continue;
 		err = attach_one(p, path, off, ck, prog_of(p, d->kind, false), false);
@@ -371,6 +380,7 @@ static void tls_detach(void *priv)
 	struct tls_priv *p = priv;
 	size_t i;
 
+	p->detached = true;
 	sampler_close(&p->smp);
 	for (i = 0; i < p->nlinks; i++)
 		bpf_link__destroy(p->links[i]);
@@ -473,7 +483,7 @@ static void tls_tick(struct spine *sp, void *priv, uint64_t now)
 	struct tls_priv *p = priv;
 
 	tick_cpu(sp, p, now);
-	if (now >= p->next_scan) {
+	if (!p->detached && now >= p->next_scan) {
 		scan_procs(sp, p);
 		p->next_scan = now + RESCAN_NS;
 	}
