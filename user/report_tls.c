@@ -125,7 +125,7 @@ static void text_proc(FILE *out, const struct tls_proc *t)
 {
 	double cpu = total_cpu_s(t);
 
-	fprintf(out, " %-7u %-15.15s %6llu %5u %6llu %6llu %5.0f%% %5llu %5llu %7llu %7llu\n",
+	fprintf(out, " %-7u %-15.15s %6llu %6u %6llu %6llu %5.0f%% %5llu %5llu %7llu %7llu\n",
 		t->pid, t->comm, (unsigned long long)t->handshakes, peak_rate(t),
 		(unsigned long long)t->full, (unsigned long long)t->resumed,
 		pct(t->resumed, t->handshakes), (unsigned long long)t->reneg,
