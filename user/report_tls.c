@@ -135,7 +135,7 @@ static void text_proc(FILE *out, const struct tls_proc *t)
 		return;
 	fprintf(out,
 		"         cpu %.2f s: key exchange %.0f%%, signature %.0f%%, rng %.0f%%, "
-		"other handshake %.0f%%, outside handshakes %.0f%%\n",
+		"other handshake %.0f%%, outside %.0f%%\n",
 		cpu, pct(tls_proc_cpu_s(t, TLS_PH_KX), cpu),
 		pct(tls_proc_cpu_s(t, TLS_PH_SIG), cpu), pct(tls_proc_cpu_s(t, TLS_PH_RNG), cpu),
 		pct(tls_proc_cpu_s(t, TLS_PH_HANDSHAKE), cpu),
@@ -162,10 +162,12 @@ void report_text_tls(struct model *m, FILE *out)
 		}
 	if (!t->clist)
 		return;
-	fprintf(out, " clients: ");
+	fprintf(out, " %-39s %6s %5s %5s\n", "CLIENT (peer of a server)", "HS", "RENEG", "FAIL");
 	for (rows = 0, c = t->clist; c && rows < TEXT_ROWS; c = c->next, rows++)
-		fprintf(out, "%s%s %llu hs/%llu reneg/%llu failed", rows ? "; " : "", c->addr,
+		fprintf(out, " %-39.39s %6llu %5llu %5llu\n", c->addr,
 			(unsigned long long)c->handshakes, (unsigned long long)c->reneg,
 			(unsigned long long)c->failed);
-	fputc('\n', out);
+	if (t->nclients > TEXT_ROWS)
+		fprintf(out, " ... %zu more clients (report --format json has them all)\n",
+			t->nclients - TEXT_ROWS);
 }
