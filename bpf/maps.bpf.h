@@ -15,7 +15,7 @@ const volatile __u32 targ_tgid = 0; /* -p: this process and its descendants */
 const volatile __u64 targ_cgid = 0; /* -c on cgroup2: this cgroup or below */
 const volatile __u32 targ_cg_level = 0; /* its level in the hierarchy */
 const volatile __u64 targ_memcg = 0; /* -c on the v1 memory hierarchy */
-const volatile __u32 self_tgid = 0; /* spiketrace itself: never a cause */
+const volatile __u32 self_tgid = 0; /* spiketrace itself (and children): never a cause */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -100,7 +100,8 @@ static __always_inline bool st_current_wanted(void)
 	struct task_struct *t = (void *)bpf_get_current_task();
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 
-	if (tgid == self_tgid)
+	/* Nor are the helpers it runs (ldconfig -p to find OpenSSL). */
+	if (tgid == self_tgid || BPF_CORE_READ(t, real_parent, tgid) == self_tgid)
 		return false;
 	if (targ_tgid && !bpf_map_lookup_elem(&followed, &tgid))
 		return false;

@@ -374,7 +374,9 @@ static void stop_guard(struct run *r)
 {
 	if (r->guard <= 0)
 		return;
-	kill(r->guard, SIGKILL);
+	/* A byte disarms it: it exits 0, so a tracer does not see a kill. */
+	if (write(r->guard_fd, "d", 1) != 1)
+		kill(r->guard, SIGKILL);
 	while (waitpid(r->guard, NULL, 0) < 0 && errno == EINTR)
 		;
 	close(r->guard_fd);
@@ -693,6 +695,7 @@ static void start_guard(struct run *r)
 {
 	int p[2], nul;
 	pid_t pid;
+	ssize_t n;
 	char c;
 
 	if (pipe2(p, O_CLOEXEC))
@@ -718,8 +721,10 @@ static void start_guard(struct run *r)
 		dup2(nul, 1);
 		dup2(nul, 2);
 	}
-	while (read(p[0], &c, 1) < 0 && errno == EINTR)
+	while ((n = read(p[0], &c, 1)) < 0 && errno == EINTR)
 		;
+	if (n == 1)
+		_exit(0); /* disarmed: the generator stopped the server itself */
 	kill(-r->pid, SIGKILL);
 	sleep_ms(100);
 	remove_workdir(r);
