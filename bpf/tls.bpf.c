@@ -28,6 +28,9 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/* Set by userspace at stop: removing uprobes takes seconds, ignoring them does not. */
+__u32 stopping = 0;
+
 #define AF_INET 2
 #define AF_INET6 10
 #define S_IFMT 00170000
@@ -231,6 +234,8 @@ int BPF_KPROBE(tls_call_enter, void *ssl)
 	struct thr *th, fresh = {};
 	struct ssl_state *st;
 	__u8 one = 1;
+	if (stopping)
+		return 0;
 
 	if (!ssl || !st_current_wanted())
 		return 0;
@@ -262,6 +267,8 @@ int BPF_KRETPROBE(tls_call_exit, long ret)
 	struct ssl_state *st;
 	__u64 ssl;
 	int init;
+	if (stopping)
+		return 0;
 
 	if (!th || !th->depth)
 		return 0;
@@ -287,6 +294,8 @@ int BPF_KPROBE(tls_free, void *ssl)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct ssl_state *st = bpf_map_lookup_elem(&ssls, &k);
 	struct thr *th;
+	if (stopping)
+		return 0;
 
 	if (!st)
 		return 0;
@@ -309,6 +318,8 @@ SEC("uprobe")
 int BPF_KPROBE(tls_bio_ctrl, void *bio, int cmd, long larg, int iarg)
 {
 	struct ssl_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .ptr = (__u64)bio };
+	if (stopping)
+		return 0;
 
 	if (cmd != BIO_C_SET_FD || !st_current_wanted())
 		return 0;
@@ -323,6 +334,8 @@ int BPF_KPROBE(tls_set_bio, void *ssl, void *rbio, void *wbio)
 	struct ssl_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .ptr = (__u64)rbio };
 	struct ssl_state *st;
 	__s32 *fd;
+	if (stopping)
+		return 0;
 
 	if (!ssl || !st_current_wanted())
 		return 0;
@@ -345,6 +358,8 @@ int BPF_KPROBE(tls_crypto_enter)
 	__u32 ph = TLS_CK_PHASE(ck);
 	struct ssl_state *st;
 	__u8 n;
+	if (stopping)
+		return 0;
 
 	if (!th)
 		return 0;
@@ -369,6 +384,8 @@ int BPF_KRETPROBE(tls_crypto_exit)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct thr *th = bpf_map_lookup_elem(&threads, &tid);
+	if (stopping)
+		return 0;
 
 	if (!th)
 		return 0;
