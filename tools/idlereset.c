@@ -10,15 +10,17 @@
  *   cli  to-mbx 10.231.1.2/24 fd00:231:1::2/64
  *   mbx  to-cli 10.231.1.1/24 fd00:231:1::1/64, to-srv 10.231.2.1/24 fd00:231:2::1/64
  *   srv  to-mbx 10.231.2.2/24 fd00:231:2::2/64
- * (IPv6 addresses only with --family 6 or both, all "nodad"), routes through
- * mbx, forwarding on in mbx, and there net.netfilter.
- * nf_conntrack_tcp_timeout_established=T (--timeout-s, default 3; the one
- * sysctl serves IPv4 and IPv6), nf_conntrack_tcp_loose=0 (a non-SYN packet
- * of an unknown flow is invalid, not picked up) and this nftables rule:
+ * (IPv6 addresses only with --family 6 or both, all "nodad", and no DAD on
+ * the link-local ones either), routes through mbx, forwarding on in mbx, and
+ * there nf_conntrack_tcp_timeout_established=T (--timeout-s, default 3; the
+ * one sysctl serves IPv4 and IPv6), nf_conntrack_tcp_loose=0 (a non-SYN
+ * packet of an unknown flow is invalid, not picked up) and this nftables rule:
  *   table inet st_idlereset { chain forward { type filter hook forward ...;
  *     ct state invalid tcp flags & (syn | rst) == 0 counter reject with tcp reset } }
  * which also engages conntrack for forwarded traffic. Everything is done with
- * `ip`, `ip netns exec ... nft` and `... sysctl` (execvp, no shell).
+ * `ip`, `ip netns exec ... nft` and `... sysctl` (execvp, no shell). Then we
+ * wait until every veth end has its carrier (up to a second: linkwatch).
+ * Traffic only ever goes to the addresses above, inside these namespaces.
  *
  * A server in srv (a forked child that setns()es there) listens on
  * 10.231.2.2:P and/or [fd00:231:2::2]:P (--port, default 18080) and echoes
@@ -40,7 +42,8 @@
  * echo may follow it by up to a delayed-ACK time (40 ms) and refreshes the
  * conntrack entry: idle times within ~50 ms of T can go either way.
  * Connections run one after the other, or all at once with --parallel (the
- * run then lasts max(idle), not the sum); each is closed as soon as its
+ * run then lasts max(idle), not the sum; one process, non-blocking sockets,
+ * so one connection never delays another); each is closed as soon as its
  * outcome is known, so that a FIN cannot become one more invalid packet.
  *
  * The final line:
@@ -176,7 +179,7 @@ struct conn {
 	int fd;
 	size_t got;
 	long long t_rx; /* ns: the end of the first echo */
-	long long due; /* ns: when to send again (ST_IDLE), give up (ST_ECHO) */
+	long long due; /* ns: when to send again (ST_IDLE), else when to give up */
 };
 
 struct run {
@@ -722,9 +725,10 @@ static void add_netns(struct run *r, int i)
 }
 
 /*
- * No DAD on the veths' link-local addresses either: while mbx's is tentative
- * it sends no neighbour solicitation for a forwarded packet (the packet's
- * source is not its own), and the first IPv6 SYN waits for a retransmit.
+ * No DAD on the veths' link-local addresses either ("nodad" covers only
+ * ours): while mbx's is tentative it sends no neighbour solicitation for a
+ * forwarded packet (whose source is not its own), and wait_links() would
+ * wait a second longer for the end of DAD.
  */
 static void no_ipv6_dad(struct run *r)
 {
@@ -1018,8 +1022,10 @@ static void start_server(struct run *r)
 	}
 	close(p[0]);
 	check_signal(r);
+	if (n == 0)
+		bail(r, "the server in %s exited before it listened", r->ns[NS_SRV]);
 	if (n != (ssize_t)sizeof(e))
-		bail(r, "the server in %s did not start within %d s", r->ns[NS_SRV],
+		bail(r, "the server in %s did not listen within %d s", r->ns[NS_SRV],
 		     START_WAIT_MS / 1000);
 	if (e)
 		bail(r, "the server cannot listen on port %ld in %s: %s", r->o->port, r->ns[NS_SRV],
