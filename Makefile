@@ -84,18 +84,18 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/tests
 	$(Q)$(CC) $(CFLAGS) -Itests/unit $< $(LIB_OBJS) $(LDLIBS) -lcmocka -o $@
 
 # The TLS scenario's generator and server link OpenSSL (libssl-dev).
-$(BUILD)/tools/st-tlsstorm $(BUILD)/tools/st-tlsserver: $(BUILD)/tools/st-%: tools/%.c | $(BUILD)/tools
+$(BUILD)/tools/st-tlsstorm $(BUILD)/tools/st-tlsserver: $(BUILD)/tools/st-%: tools/%.c tools/tool.h | $(BUILD)/tools
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -lssl -lcrypto -o $@
 
 # The same server with OpenSSL linked in statically (glibc stays dynamic): a
 # tracer finds the SSL functions in the executable itself, not in libssl.so.
-$(BUILD)/tools/st-tlsserver-static: tools/tlsserver.c | $(BUILD)/tools
+$(BUILD)/tools/st-tlsserver-static: tools/tlsserver.c tools/tool.h | $(BUILD)/tools
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -Wl,-Bstatic -lssl -lcrypto -Wl,-Bdynamic -ldl -pthread -o $@
 
 # Scenario generators (tools/): plain C programs, no BPF.
-$(BUILD)/tools/st-%: tools/%.c | $(BUILD)/tools
+$(BUILD)/tools/st-%: tools/%.c tools/tool.h | $(BUILD)/tools
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -o $@
 
@@ -122,7 +122,7 @@ integration: all
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests/integration
 
 format-check:
-	clang-format --dry-run --Werror bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/unit/*.c tools/*.c
+	clang-format --dry-run --Werror bpf/*.c bpf/*.h user/*.c user/*.h include/*.h tests/unit/*.c tools/*.c tools/*.h
 
 lint: all
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \

@@ -100,6 +100,8 @@
 	"[--pid-file F] [--mem-limit MB] [--alloc-mb MB] [--step-mb MB] [--step-ms MS] "      \
 	"[--distractor-ms MS] [--distractor-name NAME]"
 
+#include "tool.h"
+
 struct opts {
 	const char *cgroup;
 	const char *names_arg;
@@ -181,21 +183,6 @@ static void on_parent_death(int sig)
 		kill(getpid(), SIGKILL);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL); /* an interruption only shortens a poll interval */
-}
-
 static void sleep_until(long long deadline)
 {
 	for (;;) {
@@ -205,21 +192,6 @@ static void sleep_until(long long deadline)
 			return;
 		sleep_ms((long)left);
 	}
-}
-
-static int parse_long(const char *s, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	if (!s || !*s)
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
 }
 
 static bool valid_name(const char *s, size_t max)
@@ -267,12 +239,6 @@ static long n_steps(const struct opts *o, unsigned long long total)
 	return (long)((total + step - 1) / step);
 }
 
-static void usage_error(const char *what, const char *arg)
-{
-	fprintf(stderr, PROG ": %s%s%s (" USAGE ")\n", what, arg ? " " : "", arg ? arg : "");
-	exit(2);
-}
-
 static void parse_args(int argc, char **argv, struct opts *o)
 {
 	int i;
@@ -294,25 +260,11 @@ static void parse_args(int argc, char **argv, struct opts *o)
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		const char *eq = strchr(a, '=');
-		size_t klen = eq ? (size_t)(eq - a) : strlen(a);
-		const char *val = NULL;
+		const char *val;
 		char key[32];
 
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			printf("%s\n", USAGE);
-			exit(0);
-		}
-		if (strncmp(a, "--", 2) || klen >= sizeof(key))
-			usage_error("unknown argument", a);
-		memcpy(key, a, klen);
-		key[klen] = '\0';
-		if (eq)
-			val = eq + 1;
-		else if (i + 1 < argc)
-			val = argv[++i];
-		else
-			usage_error("missing value for", key);
+		opt_help(a);
+		val = opt_value(argc, argv, &i, key, sizeof(key));
 
 		if (!strcmp(key, "--cgroup")) {
 			o->cgroup = val;
@@ -879,22 +831,6 @@ static void fail(struct ctl *c, const struct opts *o, const char *fmt, const cha
 		fprintf(stderr, ": %s", strerror(err));
 	fprintf(stderr, "\n");
 	exit(1);
-}
-
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
 }
 
 static int cmp_proc(const void *a, const void *b)

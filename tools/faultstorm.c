@@ -39,34 +39,7 @@
 #define ROUNDS_MAX 100000
 #define MIB (1024ULL * 1024)
 
-static void usage_error(const char *what, const char *arg)
-{
-	fprintf(stderr, PROG ": %s%s%s (" USAGE ")\n", what, arg ? " " : "", arg ? arg : "");
-	exit(2);
-}
-
-static int parse_long(const char *s, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	if (!s || !*s)
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
+#include "tool.h"
 
 static long minflt(void)
 {
@@ -112,29 +85,15 @@ int main(int argc, char **argv)
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		const char *eq = strchr(a, '=');
-		size_t klen = eq ? (size_t)(eq - a) : strlen(a);
-		const char *val = NULL;
+		const char *val;
 		char key[32];
 
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			printf("%s\n", USAGE);
-			return 0;
-		}
+		opt_help(a);
 		if (!strcmp(a, "--warm")) {
 			warm = true;
 			continue;
 		}
-		if (strncmp(a, "--", 2) || klen >= sizeof(key))
-			usage_error("unknown argument", a);
-		memcpy(key, a, klen);
-		key[klen] = '\0';
-		if (eq)
-			val = eq + 1;
-		else if (i + 1 < argc)
-			val = argv[++i];
-		else
-			usage_error("missing value for", key);
+		val = opt_value(argc, argv, &i, key, sizeof(key));
 
 		if (!strcmp(key, "--mb")) {
 			if (parse_long(val, 1, MB_MAX, &mb))

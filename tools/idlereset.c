@@ -110,6 +110,8 @@
 	"usage: " PROG " [--timeout-s T] [--idle S,S,...] [--parallel] [--family 4|6|both] " \
 	"[--port P] [--prefix NAME] [--wait-stdin] [--keep] [--max-s S]"
 
+#include "tool.h"
+
 enum { NS_CLI, NS_MBX, NS_SRV, NNS };
 enum { F4, F6, NFAM };
 enum { ST_NEW, ST_CONNECT, ST_FIRST, ST_IDLE, ST_ECHO, ST_DONE };
@@ -210,40 +212,7 @@ static long long now_ns(void)
 	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static long long now_ms(void)
-{
-	return now_ns() / NS_PER_MS;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL); /* an interruption only shortens a poll interval */
-}
-
 /* ---- options -------------------------------------------------------------- */
-
-static int parse_long(const char *s, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	if (!s || !*s)
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static void usage_error(const char *what, const char *arg)
-{
-	fprintf(stderr, PROG ": %s%s%s (" USAGE ")\n", what, arg ? " " : "", arg ? arg : "");
-	exit(2);
-}
 
 /* "2", "0.25", "1.5": seconds with up to 3 decimals, kept as whole ms (no rounding). */
 static int parse_secs(const char *s, size_t n, long *ms)
@@ -365,10 +334,7 @@ static long schedule_ms(const struct opts *o)
 
 static bool parse_flag(const char *a, struct opts *o)
 {
-	if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-		printf("%s\n", USAGE);
-		exit(0);
-	}
+	opt_help(a);
 	if (!strcmp(a, "--parallel"))
 		o->parallel = true;
 	else if (!strcmp(a, "--wait-stdin"))
@@ -397,23 +363,12 @@ static void parse_args(int argc, char **argv, struct opts *o)
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		const char *eq = strchr(a, '=');
-		size_t klen = eq ? (size_t)(eq - a) : strlen(a);
-		const char *val = NULL;
+		const char *val;
 		char key[32];
 
 		if (parse_flag(a, o))
 			continue;
-		if (strncmp(a, "--", 2) || klen >= sizeof(key))
-			usage_error("unknown argument", a);
-		memcpy(key, a, klen);
-		key[klen] = '\0';
-		if (eq)
-			val = eq + 1;
-		else if (i + 1 < argc)
-			val = argv[++i];
-		else
-			usage_error("missing value for", key);
+		val = opt_value(argc, argv, &i, key, sizeof(key));
 
 		if (parse_number(key, val, o))
 			continue;
@@ -1299,22 +1254,6 @@ static void plan_conns(struct run *r)
 
 /* ---- output ---------------------------------------------------------------- */
 
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
-}
-
 static void str_or_null(const char *s, bool have)
 {
 	if (have && s[0])
@@ -1424,20 +1363,9 @@ static void check_env(struct run *r)
 			     progs[i][1]);
 }
 
-/* Blocks until the caller writes a line or closes stdin (it starts a tracer meanwhile). */
-static void wait_stdin_line(struct run *r)
+static void check_signal_cb(void *r)
 {
-	ssize_t n;
-	char c;
-
-	for (;;) {
-		n = read(0, &c, 1);
-		check_signal(r);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || c == '\n')
-			return;
-	}
+	check_signal(r);
 }
 
 static void wait_client(struct run *r)
@@ -1482,7 +1410,8 @@ static int run(struct run *r)
 	check_signal(r);
 	print_ready(r);
 	if (r->o->wait_stdin)
-		wait_stdin_line(r);
+		/* The caller starts a tracer meanwhile. */
+		wait_line(check_signal_cb, r);
 	if (write(r->go_fd, &go, 1) != 1)
 		bail(r, "cannot start the client: %s", strerror(errno));
 	wait_client(r);

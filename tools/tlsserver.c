@@ -37,11 +37,7 @@
 #define CONNS_MAX 100000000L
 #define SID_CTX "st-tlsserver"
 
-static void usage_error(const char *what, const char *arg)
-{
-	fprintf(stderr, PROG ": %s%s%s (" USAGE ")\n", what, arg ? " " : "", arg ? arg : "");
-	exit(2);
-}
+#include "tool.h"
 
 static void fatal(const char *what, const char *arg)
 {
@@ -55,21 +51,6 @@ static void fatal(const char *what, const char *arg)
 	fprintf(stderr, PROG ": %s%s%s: %s\n", what, arg ? " " : "", arg ? arg : "",
 		ssl_err[0] ? ssl_err : "failed");
 	exit(1);
-}
-
-static int parse_long(const char *s, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	if (!s || !*s)
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
 }
 
 static SSL_CTX *server_ctx(const char *cert, const char *key)
@@ -143,25 +124,11 @@ int main(int argc, char **argv)
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		const char *eq = strchr(a, '=');
-		size_t klen = eq ? (size_t)(eq - a) : strlen(a);
-		const char *val = NULL;
+		const char *val;
 		char k[32];
 
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			printf("%s\n", USAGE);
-			return 0;
-		}
-		if (strncmp(a, "--", 2) || klen >= sizeof(k))
-			usage_error("unknown argument", a);
-		memcpy(k, a, klen);
-		k[klen] = '\0';
-		if (eq)
-			val = eq + 1;
-		else if (i + 1 < argc)
-			val = argv[++i];
-		else
-			usage_error("missing value for", k);
+		opt_help(a);
+		val = opt_value(argc, argv, &i, k, sizeof(k));
 
 		if (!strcmp(k, "--port")) {
 			if (parse_long(val, 1, 65535, &port))

@@ -100,6 +100,8 @@
 	"[--rsa-bits B] [--full N] [--resumed M] [--reneg K] [--abort F] [--clients C] "           \
 	"[--wait-stdin] [--timeout S] | " PROG " --measure-ops N [--rsa-bits B]"
 
+#include "tool.h"
+
 enum srv_kind { SRV_NGINX, SRV_S_SERVER, SRV_EXEC };
 
 struct opts {
@@ -167,50 +169,6 @@ static void on_signal(int sig)
 		kill(-(pid_t)server_pgid, SIGKILL);
 }
 
-static long long now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms)
-{
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL); /* an interruption only shortens a poll interval */
-}
-
-static int parse_long(const char *s, long min, long max, long *out)
-{
-	char *end;
-	long v;
-
-	if (!s || !*s)
-		return -1;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static void usage_error(const char *what, const char *arg)
-{
-	fprintf(stderr, PROG ": %s%s%s (" USAGE ")\n", what, arg ? " " : "", arg ? arg : "");
-	exit(2);
-}
-
 static void parse_server(const char *val, struct opts *o)
 {
 	o->server = val;
@@ -276,15 +234,10 @@ static void parse_args(int argc, char **argv, struct opts *o)
 
 	for (i = 1; i < argc; i++) {
 		const char *a = argv[i];
-		const char *eq = strchr(a, '=');
-		size_t klen = eq ? (size_t)(eq - a) : strlen(a);
-		const char *val = NULL;
+		const char *val;
 		char key[32];
 
-		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-			printf("%s\n", USAGE);
-			exit(0);
-		}
+		opt_help(a);
 		if (!strcmp(a, "--keep")) {
 			o->keep = true;
 			continue;
@@ -293,16 +246,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			o->wait_stdin = true;
 			continue;
 		}
-		if (strncmp(a, "--", 2) || klen >= sizeof(key))
-			usage_error("unknown argument", a);
-		memcpy(key, a, klen);
-		key[klen] = '\0';
-		if (eq)
-			val = eq + 1;
-		else if (i + 1 < argc)
-			val = argv[++i];
-		else
-			usage_error("missing value for", key);
+		val = opt_value(argc, argv, &i, key, sizeof(key));
 
 		if (parse_number(key, val, o))
 			continue;
@@ -316,22 +260,6 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			usage_error("unknown option", key);
 		}
 	}
-}
-
-static void json_str(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
 }
 
 /* The last OpenSSL error as text (and the queue cleared). */
@@ -1224,20 +1152,9 @@ static void print_done(const struct run *r, double elapsed, double cpu)
 
 /* ---- the two modes --------------------------------------------------------- */
 
-/* Blocks until the caller writes a line or closes stdin (it starts a tracer meanwhile). */
-static void wait_stdin_line(struct run *r)
+static void check_signal_cb(void *r)
 {
-	ssize_t n;
-	char c;
-
-	for (;;) {
-		n = read(0, &c, 1);
-		check_signal(r);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || c == '\n')
-			return;
-	}
+	check_signal(r);
 }
 
 static int run_storm(struct run *r)
@@ -1262,7 +1179,8 @@ static int run_storm(struct run *r)
 	wait_ready(r);
 	print_ready(r);
 	if (r->o->wait_stdin)
-		wait_stdin_line(r);
+		/* The caller starts a tracer meanwhile. */
+		wait_line(check_signal_cb, r);
 
 	workers_ticks(r, true);
 	t0 = now_s();
