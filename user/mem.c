@@ -30,8 +30,7 @@ struct last {
 struct mem_priv {
 	struct mem_bpf *skel;
 	struct hmap last; /* tgid -> struct last: what we already emitted */
-	uint64_t *vals; /* per-CPU scratch */
-	int ncpu;
+	struct percpu_sum pcpu;
 	char variant[160];
 };
 
@@ -39,17 +38,15 @@ static int mem_open(struct spine *sp, void **priv)
 {
 	struct mem_priv *p = calloc(1, sizeof(*p));
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = sp->o->btf_path);
+	int err;
 
 	if (!p)
 		return -ENOMEM;
-	p->ncpu = libbpf_num_possible_cpus();
-	p->vals = p->ncpu > 0 ? calloc(p->ncpu, sizeof(*p->vals)) : NULL;
-	p->skel = mem_bpf__open_opts(&oo);
-	if (!p->skel || !p->vals) {
-		int err = p->skel ? -ENOMEM : -errno;
-
-		mem_bpf__destroy(p->skel);
-		free(p->vals);
+	err = percpu_sum_init(&p->pcpu);
+	p->skel = err ? NULL : mem_bpf__open_opts(&oo);
+	if (!p->skel) {
+		err = err ? err : -errno;
+		percpu_sum_free(&p->pcpu);
 		free(p);
 		return err;
 	}
@@ -120,7 +117,7 @@ static void mem_destroy(void *priv)
 		free(v);
 	hmap_free(&p->last);
 	mem_bpf__destroy(p->skel);
-	free(p->vals);
+	percpu_sum_free(&p->pcpu);
 	free(p);
 }
 
@@ -131,15 +128,7 @@ static const char *mem_variant(void *priv)
 
 static uint64_t read_faults(struct mem_priv *p, uint32_t tgid)
 {
-	uint64_t sum = 0;
-	int c;
-
-	if (bpf_map__lookup_elem(p->skel->maps.faults, &tgid, sizeof(tgid), p->vals,
-				 p->ncpu * sizeof(*p->vals), 0))
-		return 0;
-	for (c = 0; c < p->ncpu; c++)
-		sum += p->vals[c];
-	return sum;
+	return percpu_sum(&p->pcpu, p->skel->maps.faults, &tgid, sizeof(tgid));
 }
 
 static void flush_snap(struct spine *sp, struct mem_snap *snap, uint64_t now)

@@ -186,6 +186,33 @@ const char *spine_pick(struct spine *sp, struct bpf_program *btf, struct bpf_pro
 	return use_btf ? "tp_btf" : has_tp ? name : "missing";
 }
 
+int percpu_sum_init(struct percpu_sum *ps)
+{
+	ps->ncpu = libbpf_num_possible_cpus();
+	if (ps->ncpu <= 0)
+		return ps->ncpu ? ps->ncpu : -EINVAL;
+	ps->vals = calloc(ps->ncpu, sizeof(*ps->vals));
+	return ps->vals ? 0 : -ENOMEM;
+}
+
+void percpu_sum_free(struct percpu_sum *ps)
+{
+	free(ps->vals);
+	ps->vals = NULL;
+}
+
+uint64_t percpu_sum(struct percpu_sum *ps, const struct bpf_map *m, const void *key, size_t key_sz)
+{
+	uint64_t sum = 0;
+	int c;
+
+	if (bpf_map__lookup_elem(m, key, key_sz, ps->vals, ps->ncpu * sizeof(*ps->vals), 0))
+		return 0;
+	for (c = 0; c < ps->ncpu; c++)
+		sum += ps->vals[c];
+	return sum;
+}
+
 void spine_emit(struct spine *sp, const struct st_hdr *h)
 {
 	on_record(sp, (void *)h, h->size);

@@ -88,6 +88,17 @@ const char *spine_pick(struct spine *sp, struct bpf_program *btf, struct bpf_pro
 		(rodata)->targ_memcg = (sp)->filter.memcg;       \
 		(rodata)->self_tgid = getpid();                  \
 	} while (0)
+/* Reads u64 per-CPU map values summed over CPUs, with one scratch buffer. */
+struct percpu_sum {
+	int ncpu;
+	uint64_t *vals;
+};
+
+int percpu_sum_init(struct percpu_sum *ps); /* 0 or -errno */
+void percpu_sum_free(struct percpu_sum *ps);
+/* The sum for key, 0 when absent. */
+uint64_t percpu_sum(struct percpu_sum *ps, const struct bpf_map *m, const void *key, size_t key_sz);
+
 /* Fills the recording header for a recording that starts now. */
 void spine_rec_header(struct rec_header *h, unsigned int concerns_mask);
 /* Path of a cgroup id: from the model, else resolved and recorded (live). */

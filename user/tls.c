@@ -88,8 +88,7 @@ struct tls_priv {
 	uint32_t nlibs;
 	uint64_t next_scan;
 	bool detached; /* the final tick must not attach anything */
-	uint64_t *vals; /* per-CPU scratch */
-	int ncpu;
+	struct percpu_sum pcpu;
 	struct hmap last; /* pid -> uint64_t[TLS_PH_NR]: what we already emitted */
 	char variant[96];
 };
@@ -98,17 +97,15 @@ static int tls_open(struct spine *sp, void **priv)
 {
 	struct tls_priv *p = calloc(1, sizeof(*p));
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = sp->o->btf_path);
+	int err;
 
 	if (!p)
 		return -ENOMEM;
-	p->ncpu = libbpf_num_possible_cpus();
-	p->vals = p->ncpu > 0 ? calloc(p->ncpu, sizeof(*p->vals)) : NULL;
-	p->skel = tls_bpf__open_opts(&oo);
-	if (!p->skel || !p->vals) {
-		int err = p->skel ? -ENOMEM : -errno;
-
-		tls_bpf__destroy(p->skel);
-		free(p->vals);
+	err = percpu_sum_init(&p->pcpu);
+	p->skel = err ? NULL : tls_bpf__open_opts(&oo);
+	if (!p->skel) {
+		err = err ? err : -errno;
+		percpu_sum_free(&p->pcpu);
 		free(p);
 		return err;
 	}
@@ -443,7 +440,7 @@ static void tls_destroy(void *priv)
 	hmap_free(&p->pids);
 	free(p->links);
 	tls_bpf__destroy(p->skel);
-	free(p->vals);
+	percpu_sum_free(&p->pcpu);
 	free(p);
 }
 
@@ -455,15 +452,8 @@ static const char *tls_variant(void *priv)
 static uint64_t read_cpu(struct tls_priv *p, uint32_t pid, uint32_t phase)
 {
 	struct tls_cpu_key k = { .pid = pid, .phase = phase };
-	uint64_t sum = 0;
-	int c;
 
-	if (bpf_map__lookup_elem(p->skel->maps.tls_cpu, &k, sizeof(k), p->vals,
-				 p->ncpu * sizeof(*p->vals), 0))
-		return 0;
-	for (c = 0; c < p->ncpu; c++)
-		sum += p->vals[c];
-	return sum;
+	return percpu_sum(&p->pcpu, p->skel->maps.tls_cpu, &k, sizeof(k));
 }
 
 static void flush_cpu(struct spine *sp, struct tls_cpu_snap *s, uint64_t now)
