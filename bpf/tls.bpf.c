@@ -244,7 +244,9 @@ int BPF_KPROBE(tls_call_enter, void *ssl)
 		th->depth++;
 		return 0;
 	}
-	bpf_map_update_elem(&tls_pids, &tgid, &one, BPF_ANY);
+	/* Once per process: this runs on every SSL_read/SSL_write. */
+	if (!bpf_map_lookup_elem(&tls_pids, &tgid))
+		bpf_map_update_elem(&tls_pids, &tgid, &one, BPF_NOEXIST);
 	fresh.ssl = (__u64)ssl;
 	fresh.depth = 1;
 	bpf_map_update_elem(&threads, &tid, &fresh, BPF_ANY);

@@ -16,14 +16,19 @@ static const char *const phase_keys[TLS_PH_NR] = {
 	[TLS_PH_RNG] = "rng",
 };
 
-static double total_cpu_s(const struct tls_proc *p)
+static uint64_t total_samples(const struct tls_proc *p)
 {
-	double s = 0;
+	uint64_t n = 0;
 	unsigned int ph;
 
 	for (ph = 0; ph < TLS_PH_NR; ph++)
-		s += tls_proc_cpu_s(p, ph);
-	return s;
+		n += p->samples[ph];
+	return n;
+}
+
+static double total_cpu_s(const struct tls_proc *p)
+{
+	return (double)total_samples(p) * p->period_ns / 1e9;
 }
 
 /* The busiest second: what "handshakes/s" means during the spike. */
@@ -69,8 +74,7 @@ static void json_proc(struct json_w *w, struct model *m, const struct tls_proc *
 		json_kdouble(w, phase_keys[ph], tls_proc_cpu_s(t, ph));
 	json_kdouble(w, phase_keys[TLS_PH_NONE], tls_proc_cpu_s(t, TLS_PH_NONE));
 	json_obj_end(w);
-	json_kuint(w, "cpu_samples",
-		   t->samples[0] + t->samples[1] + t->samples[2] + t->samples[3] + t->samples[4]);
+	json_kuint(w, "cpu_samples", total_samples(t));
 	json_obj_end(w);
 }
 
