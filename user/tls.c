@@ -83,7 +83,7 @@ struct tls_priv {
 	struct sampler smp;
 	struct bpf_link **links;
 	size_t nlinks, links_cap;
-	struct hmap files; /* dev ^ ino hash -> (void *)(lib index + 1), or 1 << 16 if skipped */
+	struct hmap files; /* dev/ino hash of every file looked at, attached or skipped */
 	struct hmap pids; /* pids already scanned */
 	uint32_t nlibs;
 	uint64_t next_scan;
@@ -263,7 +263,7 @@ static int on_cand(void *ctx, const struct tls_cand *c)
 
 	if (!key || hmap_get(&p->files, key))
 		return 0;
-	hmap_put(&p->files, key, (void *)(uintptr_t)(1u << 16));
+	hmap_put(&p->files, key, (void *)1);
 	ef = elf_file_open(c->path, err, sizeof(err));
 	if (!ef) {
 		if (!c->exe)
@@ -296,7 +296,6 @@ static int on_cand(void *ctx, const struct tls_cand *c)
 		log_warn("tls: skipped %s: cannot attach uprobes: %s", c->name, strerror(-n));
 		return 0;
 	}
-	hmap_put(&p->files, key, (void *)(uintptr_t)(lib + 1));
 	emit_lib(sc->sp, lib, c->name, c->exe);
 	if (ssl && !init1)
 		log_info("tls: %s: %d probes; struct layout unknown, handshakes counted from "
