@@ -4,62 +4,14 @@
 
 #include "tlsmodel.h"
 
-unsigned int tls_lat_bucket(uint64_t us)
-{
-	unsigned int e;
-
-	if (us < 16)
-		return us;
-	e = 63 - __builtin_clzll(us); /* >= 4 */
-	if (e > 31)
-		return TLS_LAT_BUCKETS - 1;
-	return 16 + (e - 4) * 16 + ((us >> (e - 4)) & 15);
-}
-
-uint64_t tls_lat_value(unsigned int b)
-{
-	unsigned int e, sub;
-	uint64_t lo, width;
-
-	if (b < 16)
-		return b;
-	e = (b - 16) / 16 + 4;
-	sub = (b - 16) % 16;
-	width = 1ull << (e - 4);
-	lo = (1ull << e) + sub * width;
-	return lo + width / 2;
-}
-
 uint64_t tls_proc_lat_q(const struct tls_proc *p, double q)
 {
-	uint64_t rank, seen = 0;
-	unsigned int b;
-
-	if (!p->lat_n)
-		return 0;
-	rank = (uint64_t)(q * p->lat_n + 0.999999);
-	if (rank < 1)
-		rank = 1;
-	for (b = 0; b < TLS_LAT_BUCKETS; b++) {
-		seen += p->lat[b];
-		if (seen >= rank)
-			return tls_lat_value(b);
-	}
-	return tls_lat_value(TLS_LAT_BUCKETS - 1);
+	return hist_quantile(p->lat, p->lat_n, q);
 }
 
 double tls_proc_cpu_s(const struct tls_proc *p, unsigned int phase)
 {
 	return phase < TLS_PH_NR ? (double)p->samples[phase] * p->period_ns / 1e9 : 0;
-}
-
-static uint64_t hash_str(const char *s)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
-	return h ? h : 1; /* 0 is not a valid hmap key */
 }
 
 static struct tls_proc *proc_get(struct tls_model *t, uint32_t pid, const char *comm)
@@ -84,7 +36,7 @@ static struct tls_proc *proc_get(struct tls_model *t, uint32_t pid, const char *
 
 static struct tls_client *client_get(struct tls_model *t, const char *addr)
 {
-	uint64_t h = hash_str(addr);
+	uint64_t h = st_hash_str(addr);
 	struct tls_client *c = hmap_get(&t->clients, h);
 
 	if (c)
@@ -150,7 +102,7 @@ struct tls_proc *tls_model_hs(struct tls_model *t, uint64_t t0, const struct tls
 	else
 		p->full++;
 	us = e->ts > e->start_ns ? (e->ts - e->start_ns) / 1000 : 0;
-	p->lat[tls_lat_bucket(us)]++;
+	p->lat[hist_bucket(us)]++;
 	p->lat_n++;
 	if (e->ts >= t0)
 		count_second(p, (e->ts - t0) / 1000000000ull);

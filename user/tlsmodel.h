@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "hist.h"
 #include "tls.h"
 #include "util.h"
 
@@ -17,8 +18,6 @@ struct model;
 struct proc;
 struct job;
 
-/* Latency histogram: 16 exact buckets, then 16 per power of two (µs). */
-#define TLS_LAT_BUCKETS (16 + 28 * 16)
 
 struct tls_event {
 	uint64_t ts; /* completion (or failure) time */
@@ -38,7 +37,7 @@ struct tls_proc {
 	uint64_t handshakes; /* completed, renegotiations included */
 	uint64_t full, resumed, failed, reneg;
 	uint64_t lat_n;
-	uint32_t lat[TLS_LAT_BUCKETS];
+	uint32_t lat[HIST_BUCKETS];
 	uint64_t samples[TLS_PH_NR]; /* cumulative CPU samples by phase */
 	uint64_t period_ns;
 	uint32_t *per_s; /* completed handshakes per second of the recording */
@@ -69,9 +68,6 @@ struct tls_proc *tls_model_hs(struct tls_model *t, uint64_t t0, const struct tls
 void tls_model_cpu(struct tls_model *t, uint32_t pid, const uint64_t *samples, uint64_t period_ns);
 void tls_model_lib(struct tls_model *t, uint32_t idx, const char *path, bool is_static);
 
-/* Histogram helpers (exposed for tests). */
-unsigned int tls_lat_bucket(uint64_t us);
-uint64_t tls_lat_value(unsigned int bucket); /* a representative value (µs) */
 /* The q-quantile (0..1) of a process's latencies in µs; 0 when empty. */
 uint64_t tls_proc_lat_q(const struct tls_proc *p, double q);
 double tls_proc_cpu_s(const struct tls_proc *p, unsigned int phase);

@@ -208,3 +208,12 @@ int st_parse_secs(const char *s, double min, double max, double *out)
 	*out = v;
 	return 0;
 }
+
+uint64_t st_hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	while (*s)
+		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+	return h ? h : 1;
+}

@@ -26,6 +26,9 @@ void *hmap_del(struct hmap *m, uint64_t key);
 /* Iteration: for (i = 0; hmap_next(m, &i, &k, &v); ) */
 bool hmap_next(const struct hmap *m, size_t *iter, uint64_t *key, void **val);
 
+/* FNV-1a of a string, never 0 (a valid hmap key). */
+uint64_t st_hash_str(const char *s);
+
 uint64_t now_mono_ns(void);
 uint64_t now_real_ns(void);
 

@@ -13,31 +13,6 @@
 
 #define SEC 1000000000ull
 
-/* Every bucket's representative value maps back to that bucket. */
-static void test_lat_buckets_roundtrip(void **state)
-{
-	unsigned int b;
-
-	for (b = 0; b < TLS_LAT_BUCKETS; b++)
-		assert_int_equal(tls_lat_bucket(tls_lat_value(b)), b);
-	assert_int_equal(tls_lat_bucket(0), 0);
-	assert_int_equal(tls_lat_bucket(15), 15);
-	assert_int_equal(tls_lat_bucket(16), 16);
-	assert_int_equal(tls_lat_bucket(UINT64_MAX), TLS_LAT_BUCKETS - 1);
-}
-
-/* Within 1/16 octave of the true value over the whole range. */
-static void test_lat_bucket_precision(void **state)
-{
-	uint64_t us;
-
-	for (us = 1; us < (1ull << 31); us = us * 3 / 2 + 1) {
-		double v = (double)tls_lat_value(tls_lat_bucket(us));
-
-		assert_true(v >= us * (1 - 1.0 / 16) - 1 && v <= us * (1 + 1.0 / 16) + 1);
-	}
-}
-
 static struct tls_event hs(uint32_t pid, uint64_t ts, uint64_t lat_us, uint32_t flags,
 			   const char *addr)
 {
@@ -157,8 +132,6 @@ static void test_model_series(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_lat_buckets_roundtrip),
-		cmocka_unit_test(test_lat_bucket_precision),
 		cmocka_unit_test(test_counts_and_quantiles),
 		cmocka_unit_test(test_cpu_by_phase),
 		cmocka_unit_test(test_model_series),
