@@ -25,6 +25,9 @@ enum st_type {
 	ST_TLS_HS = 0x0301,
 	ST_TLS_CPU = 0x0302, /* userspace-made, from the maps */
 	ST_TLS_LIB = 0x0303, /* userspace-made, when a library is attached */
+	ST_TCP_STATE = 0x0401,
+	ST_TCP_RESET = 0x0402,
+	ST_TCP_COUNTS = 0x0403, /* userspace-made, from the counters */
 };
 
 /* Indices of the per-CPU drop counters every concern keeps (lost map). */

@@ -8,6 +8,7 @@ const struct concern *const concerns[] = {
 	&concern_proc,
 	&concern_mem,
 	&concern_tls,
+	&concern_tcp,
 };
 const size_t nconcerns = ARRAY_SIZE(concerns);
 

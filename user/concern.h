@@ -42,6 +42,7 @@ struct concern {
 extern const struct concern concern_proc;
 extern const struct concern concern_mem;
 extern const struct concern concern_tls;
+extern const struct concern concern_tcp;
 
 /* The table, in attach order. */
 extern const struct concern *const concerns[];

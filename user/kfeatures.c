@@ -80,27 +80,42 @@ bool feat_btf_tp(const struct features *f, const char *name)
 	return btf__find_by_name_kind(vmlinux_btf, tn, BTF_KIND_TYPEDEF) >= 0;
 }
 
-bool feat_btf_tp_ptr_arg(const struct features *f, const char *name, unsigned int idx)
+/* The func_proto of btf_trace_<name>, NULL without tp_btf for it. */
+static const struct btf_type *tp_proto(const struct features *f, const char *name)
 {
 	const struct btf_type *t;
-	const struct btf_param *p;
 	char tn[128];
 	int id;
 
 	if (!feat_btf_tp(f, name))
-		return false;
+		return NULL;
 	snprintf(tn, sizeof(tn), "btf_trace_%s", name);
 	id = btf__find_by_name_kind(vmlinux_btf, tn, BTF_KIND_TYPEDEF);
 	t = btf__type_by_id(vmlinux_btf, btf__resolve_type(vmlinux_btf, id));
 	if (!t || !btf_is_ptr(t))
-		return false;
+		return NULL;
 	t = btf__type_by_id(vmlinux_btf, t->type);
+	return t && btf_is_func_proto(t) ? t : NULL;
+}
+
+bool feat_btf_tp_ptr_arg(const struct features *f, const char *name, unsigned int idx)
+{
+	const struct btf_type *t = tp_proto(f, name);
+	const struct btf_param *p;
+
 	/* The first parameter is the tracepoint's void *data. */
-	if (!t || !btf_is_func_proto(t) || btf_vlen(t) < idx + 2)
+	if (!t || btf_vlen(t) < idx + 2)
 		return false;
 	p = btf_params(t) + idx + 1;
 	t = btf__type_by_id(vmlinux_btf, btf__resolve_type(vmlinux_btf, p->type));
 	return t && btf_is_ptr(t);
+}
+
+int feat_btf_tp_nargs(const struct features *f, const char *name)
+{
+	const struct btf_type *t = tp_proto(f, name);
+
+	return t && btf_vlen(t) ? btf_vlen(t) - 1 : -1;
 }
 
 bool feat_tracepoint(const struct features *f, const char *cat, const char *name)

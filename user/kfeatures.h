@@ -26,6 +26,8 @@ void features_probe(struct features *f, const char *btf_path);
 bool feat_btf_tp(const struct features *f, const char *name);
 /* tp_btf for name, and its argument idx (0-based) is a pointer. */
 bool feat_btf_tp_ptr_arg(const struct features *f, const char *name, unsigned int idx);
+/* How many arguments a BTF tracepoint passes (without its data), -1 without tp_btf. */
+int feat_btf_tp_nargs(const struct features *f, const char *name);
 /* The classic tracepoint category/name exists in tracefs. */
 bool feat_tracepoint(const struct features *f, const char *cat, const char *name);
 void features_free(void);

@@ -28,7 +28,7 @@ static const char record_usage[] =
 	"\n"
 	"  -d, --duration SECS  stop after SECS (default: at SIGINT/SIGTERM)\n"
 	"  -o, --output FILE    recording to write (replaced if it exists, never a symlink)\n"
-	"      --only LIST      comma list of concerns: proc,mem,tls\n"
+	"      --only LIST      comma list of concerns: proc,mem,tls,tcp\n"
 	"  -F, --freq HZ        CPU sampling rate (default 99)\n"
 	"  -p, --pid PID        only this process and its descendants\n"
 	"  -c, --cgroup PATH    only this cgroup and below (cgroup2 or v1 memory path)\n"
@@ -196,13 +196,16 @@ enum stream_what {
 	SW_PROCS = 1 << 0, /* exec/exit lines */
 	SW_MEM_TABLE = 1 << 1, /* the periodic per-job memory table */
 	SW_TLS = 1 << 2, /* handshake lines */
+	SW_TCP = 1 << 3, /* transition, reset and close lines */
 };
 
 static int stream_cmd(struct options *o, const char *names, unsigned int what)
 {
-	struct stream s = {
-		.out = stdout, .json = o->json, .procs = what & SW_PROCS, .tls = what & SW_TLS
-	};
+	struct stream s = { .out = stdout,
+			    .json = o->json,
+			    .procs = what & SW_PROCS,
+			    .tls = what & SW_TLS,
+			    .tcp = what & SW_TCP };
 	struct spine sp = { 0 };
 	struct model *m;
 	char bad[32];
@@ -328,8 +331,30 @@ static int cmd_tls(struct options *o)
 	return stream_cmd(o, "proc,tls", SW_TLS);
 }
 
+static const char tcp_usage[] =
+	"Usage: spiketrace tcp [--json] [-d SECS] [-p PID] [-c CGROUP] [--port N] [--lport N]\n"
+	"                      [--rport N]\n"
+	"Stream every TCP state transition (with the time spent in the old state), every\n"
+	"reset received or sent (with how long the connection had been idle and how old\n"
+	"it was) and a summary of each connection when it closes.\n"
+	"\n"
+	"  --json         one JSON object per line: type tcp_state, tcp_reset, tcp_close\n"
+	"  --port N       only connections with N as local or remote port\n"
+	"  --lport N, --rport N  only this local / remote port\n"
+	"  -d SECS        stop after SECS\n"
+	"  -p PID, -c CGROUP  only sockets of that process tree / cgroup\n"
+	"\n"
+	"Examples:\n"
+	"  spiketrace tcp --rport 443\n"
+	"  spiketrace tcp --json -d 60 | jq -c 'select(.type==\"tcp_reset\")'\n";
+
+static int cmd_tcp(struct options *o)
+{
+	return stream_cmd(o, "proc,tcp", SW_TCP);
+}
+
 static const struct cmd cmds[] = {
-	{ "record", OPT_TRACING | OPT_OUTPUT | OPT_ONLY | OPT_FREQ, cmd_record,
+	{ "record", OPT_TRACING | OPT_OUTPUT | OPT_ONLY | OPT_FREQ | OPT_PORTS, cmd_record,
 	  "record every concern into a file", record_usage },
 	{ "report", OPT_FORMAT | OPT_OUTPUT | OPT_INPUT, cmd_report,
 	  "explain a recording (text, json)", report_usage },
@@ -339,6 +364,8 @@ static const struct cmd cmds[] = {
 	  "stream OOM kills and a per-job memory table", mem_usage },
 	{ "tls", OPT_TRACING | OPT_JSON | OPT_FREQ, cmd_tls,
 	  "stream OpenSSL handshakes (peer, latency, kind)", tls_usage },
+	{ "tcp", OPT_TRACING | OPT_JSON | OPT_PORTS, cmd_tcp,
+	  "stream TCP transitions, resets (idle time) and closes", tcp_usage },
 	{ "features", OPT_JSON | OPT_BTF, cmd_features, "what this kernel supports",
 	  features_usage },
 };

@@ -6,6 +6,7 @@
 
 #include "cause.h"
 #include "model.h"
+#include "tcpmodel.h"
 #include "tlsmodel.h"
 
 #define KTHREADD_PID 2
@@ -59,6 +60,7 @@ void model_free(struct model *m)
 	free(m->marks);
 	free(m->ooms);
 	tls_model_free(m->tls);
+	tcp_model_free(m->tcp);
 	free(m);
 }
 
@@ -384,7 +386,8 @@ int proc_exit_code(const struct proc *p)
 
 bool proc_active(const struct proc *p)
 {
-	return !p->seeded || p->execs || p->exited || p->mem.faults || p->oom_killed || p->tls_hs;
+	return !p->seeded || p->execs || p->exited || p->mem.faults || p->oom_killed || p->tls_hs ||
+	       p->tcp_ev;
 }
 
 static void add_sample(struct model *m, struct proc *p, uint64_t ts)
@@ -793,10 +796,15 @@ static double m_tls(const struct job *j)
 	return j->tls_cpu_s;
 }
 
+static double m_resets(const struct job *j)
+{
+	return (double)j->tcp_resets;
+}
+
 /* docs/causes.md lists these; a concern adds its metrics here. */
 static const struct metric metrics[] = {
 	{ 1.0, m_execs },  { 0.5, m_conc }, { 2.0, m_growth }, { 1.0, m_peak },
-	{ 1.0, m_faults }, { 3.0, m_oom },  { 1.0, m_tls },
+	{ 1.0, m_faults }, { 3.0, m_oom },  { 1.0, m_tls },    { 1.0, m_resets },
 };
 
 static struct tls_proc *tls_of(const struct model *m, const struct proc *p)
@@ -819,6 +827,23 @@ static void job_tls(const struct model *m, struct job *j)
 		j->tls_handshakes += t->handshakes;
 		for (ph = TLS_PH_HANDSHAKE; ph < TLS_PH_NR; ph++)
 			j->tls_cpu_s += tls_proc_cpu_s(t, ph);
+	}
+}
+
+static void job_tcp(const struct model *m, struct job *j)
+{
+	size_t i;
+
+	j->tcp_connections = 0;
+	j->tcp_resets = 0;
+	for (i = 0; m->tcp && i < j->nprocs; i++) {
+		const struct tcp_proc *t =
+			j->procs[i]->tcp_ev ? hmap_get(&m->tcp->procs, j->procs[i]->pid) : NULL;
+
+		if (!t)
+			continue;
+		j->tcp_connections += t->connections;
+		j->tcp_resets += t->resets_rx + t->resets_tx;
 	}
 }
 
@@ -871,6 +896,7 @@ void model_finalize(struct model *m, uint64_t t_end)
 		j->max_concurrency = job_concurrency(m, j);
 		job_mem(m, j);
 		job_tls(m, j);
+		job_tcp(m, j);
 		if (!j->root || j->cgroup)
 			j->root = job_root(j);
 		v[n++] = j;
@@ -1003,5 +1029,82 @@ void model_series_tls(const struct model *m, const struct job *j, double interva
 			if (b < nb)
 				v[b] += t->per_s[s];
 		}
+	}
+}
+
+static struct tcp_model *tcp_get(struct model *m)
+{
+	if (!m->tcp)
+		m->tcp = calloc(1, sizeof(*m->tcp));
+	if (!m->tcp)
+		m->lost_user++;
+	return m->tcp;
+}
+
+#define MAX_RESET_MARKS 1000
+
+static void reset_mark(struct model *m, const struct tcp_event *e)
+{
+	char d[96];
+
+	if (m->reset_marks >= MAX_RESET_MARKS)
+		return;
+	m->reset_marks++;
+	if (e->flags & TCP_F_IDLE)
+		snprintf(d, sizeof(d), "%s %s:%u after %.0f ms idle",
+			 e->flags & TCP_F_SENT ? "sent to" : "received from", e->raddr, e->rport,
+			 (double)e->idle_rx_ns / 1e6);
+	else
+		snprintf(d, sizeof(d), "%s %s:%u",
+			 e->flags & TCP_F_SENT ? "sent to" : "received from", e->raddr, e->rport);
+	model_mark(m, e->ts, e->pid, MARK_RESET, d);
+}
+
+void model_tcp(struct model *m, const struct tcp_event *e)
+{
+	struct tcp_model *t = tcp_get(m);
+	const struct tcp_conn *closed;
+	struct proc *p;
+
+	if (!t)
+		return;
+	closed = tcp_model_event(t, e);
+	p = e->pid ? model_find(m, e->pid) : NULL;
+	if (p)
+		p->tcp_ev++;
+	if (e->reset)
+		reset_mark(m, e);
+	if (m->cb) {
+		struct mev ev = {
+			.kind = MEV_TCP, .ts = e->ts, .p = p, .tcp = e, .tcp_closed = closed
+		};
+
+		m->cb(m->cb_ctx, &ev);
+	}
+}
+
+void model_tcp_counts(struct model *m, const struct tcp_counts *c)
+{
+	struct tcp_model *t = tcp_get(m);
+
+	if (t)
+		tcp_model_counts(t, c);
+}
+
+void model_series_tcp(const struct model *m, const struct job *j, double interval_s, double *v,
+		      size_t nb)
+{
+	size_t i, b;
+
+	memset(v, 0, nb * sizeof(*v));
+	for (i = 0; m->tcp && i < m->tcp->nresets; i++) {
+		const struct tcp_reset *r = &m->tcp->resets[i];
+		struct proc *p = r->pid ? model_find(m, r->pid) : NULL;
+
+		if (!p || p->job != j)
+			continue;
+		b = (size_t)(model_time_s(m, r->ts) / interval_s);
+		if (b < nb)
+			v[b]++;
 	}
 }

@@ -17,6 +17,10 @@
 struct job;
 struct tls_event;
 struct tls_model;
+struct tcp_event;
+struct tcp_conn;
+struct tcp_model;
+struct tcp_counts;
 
 /* A per-second sample of a process's cumulative counters, for timelines. */
 struct sample {
@@ -57,6 +61,7 @@ struct proc {
 	struct memstat mem;
 	bool oom_killed;
 	uint64_t tls_hs; /* TLS handshakes it completed or failed */
+	uint64_t tcp_ev; /* TCP transitions and resets of its sockets */
 	struct sample *samples;
 	size_t nsamples, samples_cap;
 	struct proc *parent; /* the entry of the parent at fork time */
@@ -82,6 +87,8 @@ struct job {
 	uint32_t oom_kills; /* its processes killed by the OOM killer */
 	uint64_t tls_handshakes; /* completed by its processes */
 	double tls_cpu_s; /* CPU its processes spent in TLS handshakes */
+	uint64_t tcp_connections; /* TCP connections its processes opened or accepted */
+	uint64_t tcp_resets; /* resets its processes' connections received or sent */
 	double score;
 	struct job *next;
 };
@@ -92,6 +99,7 @@ enum mev_kind {
 	MEV_EXIT,
 	MEV_OOM,
 	MEV_TLS,
+	MEV_TCP,
 };
 
 struct oom_kill {
@@ -111,6 +119,8 @@ struct mev {
 	struct proc *p;
 	const struct oom_kill *oom; /* MEV_OOM */
 	const struct tls_event *tls; /* MEV_TLS */
+	const struct tcp_event *tcp; /* MEV_TCP: a transition or reset */
+	const struct tcp_conn *tcp_closed; /* MEV_TCP: the connection it closed, or NULL */
 };
 
 enum mark_kind {
@@ -167,6 +177,8 @@ struct model {
 	size_t nooms;
 	unsigned int concerns; /* which concerns were recorded (bitmask) */
 	struct tls_model *tls; /* NULL until the first TLS record */
+	struct tcp_model *tcp; /* NULL until the first TCP record */
+	size_t reset_marks; /* MARK_RESET marks made (bounded) */
 
 	model_cb cb;
 	void *cb_ctx;
@@ -212,6 +224,13 @@ void model_tls_cpu(struct model *m, uint32_t pid, const uint64_t *samples, uint6
 void model_tls_lib(struct model *m, uint32_t idx, const char *path, bool is_static);
 /* Completed handshakes of job j per bucket. */
 void model_series_tls(const struct model *m, const struct job *j, double interval_s, double *v,
+		      size_t nb);
+
+/* TCP (user/tcpmodel.h): a transition or reset; the kernel's exact counters. */
+void model_tcp(struct model *m, const struct tcp_event *e);
+void model_tcp_counts(struct model *m, const struct tcp_counts *c);
+/* Resets (received and sent) of job j's processes per bucket. */
+void model_series_tcp(const struct model *m, const struct job *j, double interval_s, double *v,
 		      size_t nb);
 
 /* The cgroup path used for attribution: cgroup2 unless root, else v1 memory. */

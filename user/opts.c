@@ -15,6 +15,9 @@ enum {
 	LO_LISTEN,
 	LO_BTF,
 	LO_RINGBUF,
+	LO_PORT,
+	LO_LPORT,
+	LO_RPORT,
 };
 
 static const struct option longopts[] = {
@@ -32,6 +35,9 @@ static const struct option longopts[] = {
 	{ "listen", required_argument, NULL, LO_LISTEN },
 	{ "btf", required_argument, NULL, LO_BTF },
 	{ "ringbuf-kb", required_argument, NULL, LO_RINGBUF },
+	{ "port", required_argument, NULL, LO_PORT },
+	{ "lport", required_argument, NULL, LO_LPORT },
+	{ "rport", required_argument, NULL, LO_RPORT },
 	{ 0 },
 };
 
@@ -49,6 +55,20 @@ static int allow(const char *cmd, unsigned int allowed, unsigned int bit, const 
 		return 0;
 	snprintf(msg, sizeof(msg), "option %s is not valid here", name);
 	return bad(cmd, msg);
+}
+
+/* --port, --lport, --rport: a TCP port, 1..65535. */
+static int parse_port(const char *cmd, const char *name, const char *arg, uint16_t *out)
+{
+	char msg[160];
+	uint64_t v;
+
+	if (st_parse_u64(arg, 1, 65535, &v)) {
+		snprintf(msg, sizeof(msg), "%s needs a port from 1 to 65535, got '%s'", name, arg);
+		return bad(cmd, msg);
+	}
+	*out = v;
+	return 0;
 }
 
 static int parse_one(int c, const char *arg, unsigned int allowed, struct options *o)
@@ -83,6 +103,18 @@ static int parse_one(int c, const char *arg, unsigned int allowed, struct option
 		}
 		o->pid = v;
 		return 0;
+	case LO_PORT:
+		if (allow(o->cmd, allowed, OPT_PORTS, "--port"))
+			return 2;
+		return parse_port(o->cmd, "--port", arg, &o->port);
+	case LO_LPORT:
+		if (allow(o->cmd, allowed, OPT_PORTS, "--lport"))
+			return 2;
+		return parse_port(o->cmd, "--lport", arg, &o->lport);
+	case LO_RPORT:
+		if (allow(o->cmd, allowed, OPT_PORTS, "--rport"))
+			return 2;
+		return parse_port(o->cmd, "--rport", arg, &o->rport);
 	case 'c':
 		if (allow(o->cmd, allowed, OPT_CGROUP, "-c"))
 			return 2;

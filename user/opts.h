@@ -20,6 +20,7 @@ enum opt_bit {
 	OPT_BTF = 1 << 10,
 	OPT_RINGBUF = 1 << 11,
 	OPT_INPUT = 1 << 12, /* a positional FILE */
+	OPT_PORTS = 1 << 13, /* --port, --lport, --rport (tcp) */
 };
 
 #define OPT_TRACING (OPT_DURATION | OPT_PID | OPT_CGROUP | OPT_BTF | OPT_RINGBUF)
@@ -39,6 +40,7 @@ struct options {
 	const char *listen;
 	const char *btf_path;
 	unsigned int ringbuf_kb;
+	uint16_t port, lport, rport; /* tcp: either side, local, remote; 0 = any */
 };
 
 /*

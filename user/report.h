@@ -17,5 +17,14 @@ void report_text(struct model *m, FILE *out, const char *source);
 /* The "tls" object and the TLS HANDSHAKES section (user/report_tls.c). */
 void report_json_tls(struct json_w *w, struct model *m);
 void report_text_tls(struct model *m, FILE *out);
+/* The "tcp" object and the TCP section (user/report_tcp.c, docs/tcp.md). */
+struct tcp_reset;
+struct tcp_conn;
+void report_json_tcp(struct json_w *w, struct model *m);
+void report_text_tcp(struct model *m, FILE *out);
+/* The keys of one reset (tcp.resets[] and the streamed tcp_reset line). */
+void report_json_tcp_reset(struct json_w *w, struct model *m, const struct tcp_reset *r);
+/* The keys of one closed connection (tcp.connections[] and the tcp_close line). */
+void report_json_tcp_conn(struct json_w *w, struct model *m, const struct tcp_conn *c);
 
 #endif

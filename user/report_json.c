@@ -59,6 +59,10 @@ static void cause(struct json_w *w, struct model *m, const struct job *j)
 		json_kuint(w, "tls_handshakes", j->tls_handshakes);
 		json_kdouble(w, "tls_cpu_s", j->tls_cpu_s);
 	}
+	if (m->concerns & concern_by_name("tcp")->bit) {
+		json_kuint(w, "tcp_connections", j->tcp_connections);
+		json_kuint(w, "tcp_resets", j->tcp_resets);
+	}
 	json_kdouble(w, "score", j->score);
 	lineage(w, m, j);
 	json_obj_end(w);
@@ -151,6 +155,10 @@ static void series(struct json_w *w, const struct model *m)
 			model_series_tls(m, j, iv, v, nb);
 			one_series(w, j, "tls_handshakes", v, nb);
 		}
+		if (m->concerns & concern_by_name("tcp")->bit) {
+			model_series_tcp(m, j, iv, v, nb);
+			one_series(w, j, "tcp_resets", v, nb);
+		}
 		if (!(m->concerns & concern_by_name("mem")->bit))
 			continue;
 		model_series_mem(m, j, iv, v, rss, nb);
@@ -229,6 +237,8 @@ void report_json(struct model *m, FILE *out)
 		oom_kills(w, m);
 	if (m->concerns & concern_by_name("tls")->bit)
 		report_json_tls(w, m);
+	if (m->concerns & concern_by_name("tcp")->bit)
+		report_json_tcp(w, m);
 	json_key(w, "timeline");
 	json_obj_begin(w);
 	json_kdouble(w, "interval_s", model_interval_s(m));

@@ -175,6 +175,7 @@ void report_text(struct model *m, FILE *out, const char *source)
 	causes(m, out);
 	ooms(m, out);
 	report_text_tls(m, out);
+	report_text_tcp(m, out);
 	events(m, out);
 	timeline(m, out);
 }

@@ -5,6 +5,7 @@
 #include "json.h"
 #include "report.h"
 #include "stream.h"
+#include "tcpmodel.h"
 #include "tlsmodel.h"
 
 void stream_lineage(FILE *out, struct model *m, struct proc *p, const char *sep)
@@ -275,6 +276,108 @@ static void tls_line(struct stream *s, const struct mev *ev)
 	json_free(w);
 }
 
+static void tcp_endpoint(char *buf, size_t len, const char *addr, unsigned int port)
+{
+	snprintf(buf, len, strchr(addr, ':') ? "[%s]:%u" : "%s:%u", addr, port);
+}
+
+static void tcp_text_head(struct stream *s, const struct tcp_event *e)
+{
+	char l[64], r[64];
+
+	if (!s->header_done) {
+		fprintf(s->out, "%-9s %-7s %-15s %-23s %-23s %s\n", "TIME(s)", "PID", "COMM",
+			"LOCAL", "REMOTE", "EVENT");
+		s->header_done = true;
+	}
+	tcp_endpoint(l, sizeof(l), e->laddr, e->lport);
+	tcp_endpoint(r, sizeof(r), e->raddr, e->rport);
+	fprintf(s->out, "%-9.3f %-7u %-15.15s %-23s %-23s ", model_time_s(s->m, e->ts), e->pid,
+		e->comm[0] ? e->comm : "-", l, r);
+}
+
+static void tcp_text(struct stream *s, const struct tcp_event *e, const struct tcp_conn *c)
+{
+	tcp_text_head(s, e);
+	if (e->reset) {
+		fprintf(s->out, "RESET %s in %s", e->flags & TCP_F_SENT ? "sent" : "received",
+			e->flags & TCP_F_NOSOCK ? "no socket" : tcp_state_name(e->old));
+		if (e->flags & TCP_F_IDLE)
+			fprintf(s->out, ", idle %.0f ms", e->idle_rx_ns / 1e6);
+		if (e->flags & TCP_F_AGE)
+			fprintf(s->out, ", age %.0f ms", e->age_ns / 1e6);
+	} else {
+		fprintf(s->out, "%s -> %s", tcp_state_name(e->old), tcp_state_name(e->new));
+		if (e->flags & TCP_F_IN_OLD)
+			fprintf(s->out, " after %.3f ms", e->ns_in_old / 1e6);
+	}
+	if (c)
+		fprintf(s->out, "; closed: rx %llu B tx %llu B, %u retransmits",
+			(unsigned long long)c->rx_bytes, (unsigned long long)c->tx_bytes,
+			c->retrans);
+	fputc('\n', s->out);
+}
+
+static void tcp_json_state(struct stream *s, struct json_w *w, const struct tcp_event *e)
+{
+	json_kstr(w, "type", "tcp_state");
+	json_kdouble(w, "time_s", model_time_s(s->m, e->ts));
+	if (e->pid)
+		json_kuint(w, "pid", e->pid);
+	else
+		json_knull(w, "pid");
+	json_kstr(w, "comm", e->comm[0] ? e->comm : NULL);
+	json_kuint(w, "family", e->family == 10 ? 6 : 4);
+	json_kstr(w, "laddr", e->laddr);
+	json_kuint(w, "lport", e->lport);
+	json_kstr(w, "raddr", e->raddr);
+	json_kuint(w, "rport", e->rport);
+	json_kstr(w, "old", tcp_state_name(e->old));
+	json_kstr(w, "new", tcp_state_name(e->new));
+	if (e->flags & TCP_F_IN_OLD)
+		json_kdouble(w, "ms_in_old", e->ns_in_old / 1e6);
+	else
+		json_knull(w, "ms_in_old");
+	if (e->flags & TCP_F_AGE)
+		json_kdouble(w, "age_ms", e->age_ns / 1e6);
+	else
+		json_knull(w, "age_ms");
+	if (e->flags & TCP_F_ROLE_KNOWN)
+		json_kstr(w, "direction", e->flags & TCP_F_PASSIVE ? "in" : "out");
+	else
+		json_knull(w, "direction");
+	json_kuint(w, "netns", e->netns);
+	json_kuint(w, "sock", e->sk);
+}
+
+static void tcp_json(struct stream *s, const struct tcp_event *e, const struct tcp_conn *c)
+{
+	struct json_w *w = json_new(s->out, false);
+	struct tcp_reset r;
+
+	if (!w)
+		return;
+	json_obj_begin(w);
+	if (e->reset) {
+		tcp_reset_from_event(&r, e);
+		json_kstr(w, "type", "tcp_reset");
+		report_json_tcp_reset(w, s->m, &r);
+	} else {
+		tcp_json_state(s, w, e);
+	}
+	json_obj_end(w);
+	json_free(w);
+	w = c ? json_new(s->out, false) : NULL;
+	if (!w)
+		return;
+	json_obj_begin(w);
+	json_kstr(w, "type", "tcp_close");
+	json_kdouble(w, "time_s", model_time_s(s->m, c->close_ts));
+	report_json_tcp_conn(w, s->m, c);
+	json_obj_end(w);
+	json_free(w);
+}
+
 void stream_free(struct stream *s)
 {
 	hmap_free(&s->prev_faults);
@@ -284,11 +387,15 @@ void stream_event(void *ctx, const struct mev *ev)
 {
 	struct stream *s = ctx;
 
-	if (ev->kind == MEV_OOM || ev->kind == MEV_TLS) {
+	if (ev->kind == MEV_OOM || ev->kind == MEV_TLS || ev->kind == MEV_TCP) {
 		if (ev->kind == MEV_OOM)
 			oom_line(s, ev);
-		else if (s->tls)
+		else if (ev->kind == MEV_TLS && s->tls)
 			tls_line(s, ev);
+		else if (ev->kind == MEV_TCP && s->tcp && s->json)
+			tcp_json(s, ev->tcp, ev->tcp_closed);
+		else if (ev->kind == MEV_TCP && s->tcp)
+			tcp_text(s, ev->tcp, ev->tcp_closed);
 		fflush(s->out);
 		return;
 	}

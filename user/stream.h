@@ -15,6 +15,7 @@ struct stream {
 	struct model *m;
 	bool procs; /* print exec/exit lines */
 	bool tls; /* print handshake lines */
+	bool tcp; /* print transition, reset and close lines */
 	double interval_s; /* mem table period */
 	uint64_t next_table;
 	uint64_t last_table;

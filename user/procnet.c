@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "procnet.h"
+#include "util.h"
+
+static int hex_word(const char *s, uint32_t *v)
+{
+	char buf[9], *end;
+
+	memcpy(buf, s, 8);
+	buf[8] = 0;
+	errno = 0;
+	*v = strtoul(buf, &end, 16);
+	return errno || end != buf + 8 ? -EINVAL : 0;
+}
+
+/*
+ * "0100007F:1F90": the kernel prints each 32-bit word of the address as it
+ * sits in memory, read as a host integer; copying the integer back gives
+ * the bytes in network order on any host. The port is a host-order number.
+ */
+static int parse_endpoint(const char *s, int family, uint8_t *addr, uint16_t *port)
+{
+	int words = family == AF_INET6 ? 4 : 1, i;
+	unsigned long p;
+	char *end;
+	uint32_t w;
+
+	for (i = 0; i < words; i++) {
+		if (hex_word(s + 8 * i, &w))
+			return -EINVAL;
+		memcpy(addr + 4 * i, &w, 4);
+	}
+	s += 8 * words;
+	if (*s != ':')
+		return -EINVAL;
+	p = strtoul(s + 1, &end, 16);
+	if (end != s + 5 || p > 0xffff)
+		return -EINVAL;
+	*port = p;
+	return 0;
+}
+
+int procnet_parse(const char *line, int family, struct procnet_sock *s)
+{
+	char local[64], remote[64];
+	unsigned int st;
+	uint64_t inode;
+	int n = 0;
+
+	memset(s, 0, sizeof(*s));
+	/* sl local remote st tx:rx tr:when retrnsmt uid timeout inode */
+	if (sscanf(line, " %*u: %63s %63s %x %*x:%*x %*x:%*x %*x %*u %*u %" SCNu64 " %n", local,
+		   remote, &st, &inode, &n) != 4 ||
+	    !n)
+		return -EINVAL;
+	if (strlen(local) != (family == AF_INET6 ? 37 : 13) || strlen(remote) != strlen(local))
+		return -EINVAL;
+	if (parse_endpoint(local, family, s->laddr, &s->lport) ||
+	    parse_endpoint(remote, family, s->raddr, &s->rport) || st > 0xff)
+		return -EINVAL;
+	s->family = family;
+	s->state = st;
+	s->inode = inode;
+	return 0;
+}
+
+/* "prefix:[N]" -> N, else 0. */
+static uint64_t link_num(int dirfd, const char *name, const char *prefix)
+{
+	char buf[64];
+	size_t pl = strlen(prefix);
+	ssize_t n = readlinkat(dirfd, name, buf, sizeof(buf) - 1);
+
+	if (n <= (ssize_t)pl + 2)
+		return 0;
+	buf[n] = 0;
+	if (strncmp(buf, prefix, pl) || buf[pl] != '[')
+		return 0;
+	return strtoull(buf + pl + 1, NULL, 10);
+}
+
+struct scan {
+	const char *procdir;
+	struct hmap inodes; /* socket inode -> pid << 32 | netns */
+	struct hmap netns; /* netns -> a pid in it */
+};
+
+static void scan_pid(struct scan *sc, int procfd, const char *pid)
+{
+	int pfd = openat(procfd, pid, O_RDONLY | O_DIRECTORY);
+	uint64_t ns, ino;
+	struct dirent *d;
+	DIR *fds;
+	int fdd;
+
+	if (pfd < 0)
+		return;
+	ns = link_num(pfd, "ns/net", "net");
+	fdd = ns ? openat(pfd, "fd", O_RDONLY | O_DIRECTORY) : -1;
+	fds = fdd >= 0 ? fdopendir(fdd) : NULL;
+	if (!fds) {
+		if (fdd >= 0)
+			close(fdd);
+		close(pfd);
+		return;
+	}
+	while ((d = readdir(fds))) {
+		ino = d->d_name[0] != '.' ? link_num(fdd, d->d_name, "socket") : 0;
+		if (!ino || hmap_get(&sc->inodes, ino))
+			continue;
+		hmap_put(&sc->inodes, ino, (void *)(uintptr_t)(strtoull(pid, NULL, 10) << 32 | ns));
+		if (!hmap_get(&sc->netns, ns))
+			hmap_put(&sc->netns, ns, (void *)(uintptr_t)strtoull(pid, NULL, 10));
+	}
+	closedir(fds);
+	close(pfd);
+}
+
+static void read_comm(const char *procdir, uint32_t pid, char *comm, size_t len)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%u/comm", procdir, pid);
+	comm[0] = 0;
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	if (fgets(comm, len, f))
+		comm[strcspn(comm, "\n")] = 0;
+	fclose(f);
+}
+
+static int scan_table(struct scan *sc, uint32_t pid, int family,
+		      int (*cb)(void *ctx, const struct procnet_sock *s), void *ctx, int *count)
+{
+	char path[PATH_MAX], line[512];
+	struct procnet_sock s;
+	uintptr_t who;
+	FILE *f;
+	int rc = 0;
+
+	snprintf(path, sizeof(path), "%s/%u/net/%s", sc->procdir, pid,
+		 family == AF_INET6 ? "tcp6" : "tcp");
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (!rc && fgets(line, sizeof(line), f)) {
+		if (procnet_parse(line, family, &s) || !s.inode)
+			continue;
+		who = (uintptr_t)hmap_get(&sc->inodes, s.inode);
+		if (!who)
+			continue;
+		s.pid = who >> 32;
+		s.netns = (uint32_t)who;
+		read_comm(sc->procdir, s.pid, s.comm, sizeof(s.comm));
+		rc = cb(ctx, &s);
+		(*count)++;
+	}
+	fclose(f);
+	return rc;
+}
+
+int procnet_scan(const char *procdir, int (*cb)(void *ctx, const struct procnet_sock *s), void *ctx)
+{
+	struct scan sc = { .procdir = procdir };
+	int procfd = open(procdir, O_RDONLY | O_DIRECTORY), count = 0, rc = 0;
+	struct dirent *d;
+	uint64_t ns;
+	size_t it = 0;
+	void *pid;
+	DIR *dir;
+
+	dir = procfd >= 0 ? fdopendir(procfd) : NULL;
+	if (!dir) {
+		rc = -errno;
+		if (procfd >= 0)
+			close(procfd);
+		return rc;
+	}
+	hmap_init(&sc.inodes);
+	hmap_init(&sc.netns);
+	while ((d = readdir(dir)))
+		if (isdigit((unsigned char)d->d_name[0]))
+			scan_pid(&sc, procfd, d->d_name);
+	closedir(dir);
+	while (!rc && hmap_next(&sc.netns, &it, &ns, &pid)) {
+		rc = scan_table(&sc, (uint32_t)(uintptr_t)pid, AF_INET, cb, ctx, &count);
+		if (!rc)
+			rc = scan_table(&sc, (uint32_t)(uintptr_t)pid, AF_INET6, cb, ctx, &count);
+	}
+	hmap_free(&sc.inodes);
+	hmap_free(&sc.netns);
+	return count;
+}
