@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +15,21 @@
 #include "procnet.h"
 #include "util.h"
 
+/* n hex digits and nothing else: strtoul would also take blanks, a sign, 0x. */
+static bool all_hex(const char *s, size_t n)
+{
+	while (n--)
+		if (!isxdigit((unsigned char)*s++))
+			return false;
+	return true;
+}
+
 static int hex_word(const char *s, uint32_t *v)
 {
 	char buf[9], *end;
 
+	if (!all_hex(s, 8))
+		return -EINVAL;
 	memcpy(buf, s, 8);
 	buf[8] = 0;
 	errno = 0;
@@ -43,7 +55,7 @@ static int parse_endpoint(const char *s, int family, uint8_t *addr, uint16_t *po
 		memcpy(addr + 4 * i, &w, 4);
 	}
 	s += 8 * words;
-	if (*s != ':')
+	if (*s != ':' || !all_hex(s + 1, 4))
 		return -EINVAL;
 	p = strtoul(s + 1, &end, 16);
 	if (end != s + 5 || p > 0xffff)
@@ -86,9 +98,9 @@ static uint64_t link_num(int dirfd, const char *name, const char *prefix)
 	if (n <= (ssize_t)pl + 2)
 		return 0;
 	buf[n] = 0;
-	if (strncmp(buf, prefix, pl) || buf[pl] != '[')
+	if (strncmp(buf, prefix, pl) || buf[pl] != ':' || buf[pl + 1] != '[')
 		return 0;
-	return strtoull(buf + pl + 1, NULL, 10);
+	return strtoull(buf + pl + 2, NULL, 10);
 }
 
 struct scan {
