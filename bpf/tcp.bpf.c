@@ -166,6 +166,11 @@ static __always_inline void first_sight(const struct sock *sk, struct sk_info *s
 		lk.netns = sk_netns(sk);
 		lk.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 		o = bpf_map_lookup_elem(&listeners, &lk);
+	} else if (old == TCP_ST_LISTEN) {
+		/* A listener older than us, closing. */
+		lk.netns = sk_netns(sk);
+		lk.lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+		o = bpf_map_lookup_elem(&listeners, &lk);
 	} else {
 		sk_tuple(sk, &tk);
 		o = bpf_map_lookup_elem(&seeded, &tk);

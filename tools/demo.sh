@@ -46,6 +46,12 @@ build/tools/st-tlsstorm --server s_server --port 14443 --full 20 --reneg 12 \
 	| tail -n 1 >"$OUT/tls-s_server.json"
 read -r -t 1 <> <(:) || true # the servers' last SSL_free
 
+echo "demo: scenario 4, idle connections reset by a middlebox (3 s conntrack timeout)"
+# Client, middlebox and server namespaces; connections idle 1 to 6 s, all at
+# once; the middlebox forgets flows idle over 3 s and answers them with a RST.
+build/tools/st-idlereset --timeout-s 3 --idle 1,2,3.5,4,4.2 --family both --parallel \
+	| tail -n 1 >"$OUT/idlereset.json"
+
 kill -INT "$rec_pid"
 wait "$rec_pid"
 rec_pid=
@@ -81,6 +87,17 @@ for name in ("tls-nginx", "tls-s_server"):
     bad += not ok
     print(f"demo: {'OK' if ok else 'MISMATCH'}, {name}: handshakes/resumed/renegotiations/"
           f"failed made {want}, reported {got}")
+# Scenario 4: every reset the client saw is in the report, and the idle
+# times cluster at the middlebox timeout, not at any other value.
+made = json.load(open(f"{out}/idlereset.json"))
+want = {(c["laddr"], c["lport"]) for c in made["connections"] if c["outcome"] == "reset"}
+got = {(r["laddr"], r["lport"]) for r in rep["tcp"]["resets"] if r["direction"] == "received"}
+cl = rep["tcp"]["reset_idle"]["cluster"] or {}
+ok = want and want <= got and cl.get("lo_ms", 0) >= 1000 * made["timeout_s"]
+bad += not ok
+print(f"demo: {'OK' if ok else 'MISMATCH'}, idle-reset: {len(want)} connections reset, "
+      f"{len(want & got)} of them reported; resets cluster at {cl.get('idle_ms')} ms idle "
+      f"(timeout {made['timeout_s']} s)")
 sys.exit(1 if bad else 0)
 PY
 echo "demo: reports in $OUT/"

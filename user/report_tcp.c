@@ -173,6 +173,8 @@ static void json_idle(struct json_w *w, const struct tcp_model *t)
 		json_kuint(w, "hi_ms", c.hi_ms);
 		json_kuint(w, "resets", c.n);
 		json_kdouble(w, "share", (double)c.n / c.total);
+		json_kuint(w, "min_ms", c.min_ms);
+		json_kuint(w, "max_ms", c.max_ms);
 		json_obj_end(w);
 	} else {
 		json_null(w);
@@ -273,12 +275,13 @@ static void text_resets(FILE *out, struct model *m, const struct tcp_model *t)
 	size_t i, first;
 	char ep[64];
 
+	/* The evidence of an idle timeout: resets cluster, and none comes sooner. */
 	if (tcp_reset_cluster(t, &c))
 		fprintf(out,
-			" %llu of %llu resets came after %.1f s idle (%.1f-%.1f s): "
-			"an idle timeout (load balancer, NAT, firewall)?\n",
+			" %llu of %llu resets came after %.1f s idle (%.1f-%.1f s), none before "
+			"%.1f s: an idle timeout (load balancer, NAT, firewall)?\n",
 			(unsigned long long)c.n, (unsigned long long)c.total, c.idle_ms / 1e3,
-			c.lo_ms / 1e3, c.hi_ms / 1e3);
+			c.lo_ms / 1e3, c.hi_ms / 1e3, c.min_ms / 1e3);
 	first = t->nresets > TEXT_ROWS ? t->nresets - TEXT_ROWS : 0;
 	fprintf(out, " %-9s %-4s %-7s %-15s %-30s %-11s %9s %9s\n", "TIME(s)", "DIR", "PID", "COMM",
 		"REMOTE", "STATE", "IDLE(ms)", "AGE(ms)");

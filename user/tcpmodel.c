@@ -169,6 +169,11 @@ static struct tcp_conn *conn_get(struct tcp_model *t, const struct tcp_event *e)
 static void conn_update(struct tcp_conn *c, const struct tcp_event *e)
 {
 	c->state = e->new;
+	/* connect() picks the local port after SYN_SENT is reported. */
+	if (!c->lport && e->lport) {
+		c->lport = e->lport;
+		st_strlcpy(c->laddr, e->laddr, sizeof(c->laddr));
+	}
 	/* Read from the socket: monotonic, except on a reused address. */
 	if (e->rx_bytes >= c->rx_bytes)
 		c->rx_bytes = e->rx_bytes;
@@ -396,6 +401,8 @@ bool tcp_reset_cluster(const struct tcp_model *t, struct tcp_cluster *c)
 		c->idle_ms = v[bi + best / 2];
 		c->n = best;
 		c->total = n;
+		c->min_ms = v[0];
+		c->max_ms = v[n - 1];
 	}
 	free(v);
 	return best > 0;

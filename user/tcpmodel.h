@@ -93,6 +93,7 @@ struct tcp_cluster {
 	uint64_t lo_ms, hi_ms; /* its extent */
 	uint64_t n; /* resets in it */
 	uint64_t total; /* resets with an idle time */
+	uint64_t min_ms, max_ms; /* of them all: no reset came before min_ms idle */
 };
 
 struct tcp_model {
