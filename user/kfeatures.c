@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -65,7 +66,8 @@ void features_probe(struct features *f, const char *btf_path)
 	f->ringbuf = libbpf_probe_bpf_map_type(BPF_MAP_TYPE_RINGBUF, NULL) == 1;
 	if (!f->btf)
 		return;
-	f->tp_btf = try_prog("probe_tp_btf");
+	/* For tests and old-kernel triage: take the classic tracepoint variants. */
+	f->tp_btf = !getenv("SPIKETRACE_NO_TP_BTF") && try_prog("probe_tp_btf");
 	f->fentry = try_prog("probe_fentry");
 	f->kprobe = try_prog("probe_kprobe");
 }
