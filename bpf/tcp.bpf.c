@@ -32,6 +32,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 extern unsigned int CONFIG_HZ __kconfig __weak;
 
 const volatile __u16 targ_port = 0; /* either side */
+/* Records name a socket by its address XOR this per-run secret: no kernel pointer leaks. */
+const volatile __u64 sk_salt = 0;
 const volatile __u16 targ_lport = 0;
 const volatile __u16 targ_rport = 0;
 
@@ -201,7 +203,9 @@ static __always_inline void fill(struct tcp_rec *r, const struct sock *sk, const
 	sk_tuple(sk, &k);
 	if (si && !k.lport)
 		k.lport = si->lport;
+	/* Pointer XOR is refused: reload it from the record as a plain number first. */
 	r->skaddr = (__u64)sk;
+	*(volatile __u64 *)&r->skaddr ^= sk_salt;
 	r->netns = k.netns;
 	r->family = k.family;
 	r->lport = k.lport;

@@ -37,12 +37,12 @@ enum tcp_flag {
 
 /*
  * One record per state transition (ST_TCP_STATE) and per reset
- * (ST_TCP_RESET). The socket's kernel address identifies a connection
+ * (ST_TCP_RESET). The (salted) socket address identifies a connection
  * while it lives; addresses are network order, ports host order.
  */
 struct tcp_rec {
 	struct st_hdr h;
-	__u64 skaddr;
+	__u64 skaddr; /* the socket's kernel address XOR a per-run secret */
 	__u32 pid; /* tgid of the owner, 0 when unknown */
 	__u32 netns; /* the socket's network namespace inode */
 	__u8 family; /* AF_INET, AF_INET6 */

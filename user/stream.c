@@ -320,6 +320,8 @@ static void tcp_text(struct stream *s, const struct tcp_event *e, const struct t
 
 static void tcp_json_state(struct stream *s, struct json_w *w, const struct tcp_event *e)
 {
+	char id[24];
+
 	json_kstr(w, "type", "tcp_state");
 	json_kdouble(w, "time_s", model_time_s(s->m, e->ts));
 	if (e->pid)
@@ -347,7 +349,9 @@ static void tcp_json_state(struct stream *s, struct json_w *w, const struct tcp_
 	else
 		json_knull(w, "direction");
 	json_kuint(w, "netns", e->netns);
-	json_kuint(w, "sock", e->sk);
+	/* A string: jq reads numbers as doubles, and ids past 2^53 would merge. */
+	snprintf(id, sizeof(id), "%016llx", (unsigned long long)e->sk);
+	json_kstr(w, "sock", id);
 }
 
 static void tcp_json(struct stream *s, const struct tcp_event *e, const struct tcp_conn *c)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -63,6 +64,9 @@ static int tcp_configure(struct spine *sp, void *priv)
 	s->rodata->targ_port = sp->o->port;
 	s->rodata->targ_lport = sp->o->lport;
 	s->rodata->targ_rport = sp->o->rport;
+	if (getrandom(&s->rodata->sk_salt, sizeof(s->rodata->sk_salt), 0) !=
+	    sizeof(s->rodata->sk_salt))
+		s->rodata->sk_salt = now_mono_ns() * 0x9e3779b97f4a7c15ull;
 	/* 6.10 added the reset reason; older kernels pass (sk, skb) only. */
 	tx_btf = feat_btf_tp_nargs(&sp->feat, "tcp_send_reset") >= 3 ? s->progs.rst_tx_btf_reason :
 								       s->progs.rst_tx_btf;
