@@ -18,7 +18,6 @@ struct model;
 struct proc;
 struct job;
 
-
 struct tls_event {
 	uint64_t ts; /* completion (or failure) time */
 	uint64_t start_ns;
