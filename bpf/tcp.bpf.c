@@ -45,8 +45,7 @@ struct sk_info {
 	__u8 flags; /* TCP_F_OWNER, TCP_F_PASSIVE, TCP_F_ROLE_KNOWN */
 	__u8 closed; /* reached CLOSE: kept for the reset that may follow */
 	__u16 lport; /* the kernel clears it when the socket unhashes at CLOSE */
-	__u8 fin_rx; /* the peer's FIN arrived: bytes_received counts it as one */
-	__u8 pad[3];
+	__u8 pad[4];
 };
 
 struct {
@@ -194,6 +193,14 @@ static __always_inline bool full_sock(int state)
 	return state != TCP_ST_NEW_SYN_RECV && state != TCP_ST_TIME_WAIT;
 }
 
+/* tcp_fin() sets SOCK_DONE before any state change: the FIN is in bytes_received. */
+static __always_inline bool fin_received(const struct sock *sk)
+{
+	int bit = bpf_core_enum_value(enum sock_flags, SOCK_DONE);
+
+	return (BPF_CORE_READ(sk, __sk_common.skc_flags) >> bit) & 1;
+}
+
 static __always_inline void fill(struct tcp_rec *r, const struct sock *sk, const struct sk_info *si,
 				 __u64 now)
 {
@@ -234,7 +241,7 @@ static __always_inline void fill(struct tcp_rec *r, const struct sock *sk, const
 	/* Payload only: no FIN in rx; tx is data sent once (bytes_acked counts SYN and FIN). */
 	if (full_sock(r->old)) {
 		r->rx_bytes = BPF_CORE_READ(tp, bytes_received);
-		if (si && si->fin_rx && r->rx_bytes)
+		if (fin_received(sk) && r->rx_bytes)
 			r->rx_bytes--;
 		r->tx_bytes = BPF_CORE_READ(tp, bytes_sent) - BPF_CORE_READ(tp, bytes_retrans);
 		r->retrans = BPF_CORE_READ(tp, total_retrans);
@@ -259,8 +266,6 @@ static __always_inline int on_state(const struct sock *sk, int old, int new)
 	}
 	if (BPF_CORE_READ(sk, __sk_common.skc_num))
 		si->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	if (new == TCP_ST_CLOSE_WAIT || new == TCP_ST_CLOSING)
-		si->fin_rx = 1;
 	/* In the owner's own syscall: connect, listen, close, shutdown. */
 	if (new == TCP_ST_SYN_SENT || new == TCP_ST_LISTEN ||
 	    (!(si->flags & TCP_F_OWNER) && (new == TCP_ST_FIN_WAIT1 || new == TCP_ST_LAST_ACK))) {

@@ -175,6 +175,7 @@ static void json_idle(struct json_w *w, const struct tcp_model *t)
 		json_kdouble(w, "share", (double)c.n / c.total);
 		json_kuint(w, "min_ms", c.min_ms);
 		json_kuint(w, "max_ms", c.max_ms);
+		json_kuint(w, "below_floor", c.below);
 		json_obj_end(w);
 	} else {
 		json_null(w);
@@ -278,10 +279,13 @@ static void text_resets(FILE *out, struct model *m, const struct tcp_model *t)
 	/* The evidence of an idle timeout: resets cluster, and none comes sooner. */
 	if (tcp_reset_cluster(t, &c))
 		fprintf(out,
-			" %llu of %llu resets came after %.1f s idle (%.1f-%.1f s), none before "
-			"%.1f s: an idle timeout (load balancer, NAT, firewall)?\n",
+			" %llu of %llu resets after 1 s or more idle came after %.1f s (%.1f-%.1f s), "
+			"none before %.1f s: an idle timeout (load balancer, NAT, firewall)?\n",
 			(unsigned long long)c.n, (unsigned long long)c.total, c.idle_ms / 1e3,
 			c.lo_ms / 1e3, c.hi_ms / 1e3, c.min_ms / 1e3);
+	if (c.below)
+		fprintf(out, " %llu resets came less than 1 s after traffic (aborts, refusals)\n",
+			(unsigned long long)c.below);
 	first = t->nresets > TEXT_ROWS ? t->nresets - TEXT_ROWS : 0;
 	fprintf(out, " %-9s %-4s %-7s %-15s %-30s %-11s %9s %9s\n", "TIME(s)", "DIR", "PID", "COMM",
 		"REMOTE", "STATE", "IDLE(ms)", "AGE(ms)");

@@ -381,9 +381,16 @@ bool tcp_reset_cluster(const struct tcp_model *t, struct tcp_cluster *c)
 		v = calloc(t->nresets, sizeof(*v));
 	if (!v)
 		return false;
-	for (i = 0; i < t->nresets; i++)
-		if (t->resets[i].flags & TCP_F_IDLE)
-			v[n++] = t->resets[i].idle_rx_ns / 1000000;
+	for (i = 0; i < t->nresets; i++) {
+		uint64_t ms = t->resets[i].idle_rx_ns / 1000000;
+
+		if (!(t->resets[i].flags & TCP_F_IDLE))
+			continue;
+		if (ms < TCP_IDLE_FLOOR_MS)
+			c->below++;
+		else
+			v[n++] = ms;
+	}
 	qsort(v, n, sizeof(*v), u64_cmp);
 	for (i = 0; i < n; i++) {
 		if (j < i)

@@ -88,12 +88,16 @@ struct tcp_proc {
 	uint64_t resets_rx, resets_tx;
 };
 
+/* Resets after less idle are aborts or refusals amid traffic, not idle timeouts. */
+#define TCP_IDLE_FLOOR_MS 1000
+
 struct tcp_cluster {
 	uint64_t idle_ms; /* the median of the cluster */
 	uint64_t lo_ms, hi_ms; /* its extent */
 	uint64_t n; /* resets in it */
-	uint64_t total; /* resets with an idle time */
-	uint64_t min_ms, max_ms; /* of them all: no reset came before min_ms idle */
+	uint64_t total; /* resets idle TCP_IDLE_FLOOR_MS or more */
+	uint64_t min_ms, max_ms; /* of those: none came before min_ms idle */
+	uint64_t below; /* resets with less idle than the floor */
 };
 
 struct tcp_model {
@@ -130,8 +134,9 @@ uint64_t tcp_model_resets(const struct tcp_model *t, bool sent);
 /* Ranks remotes: most resets, then most connections. */
 void tcp_model_sort(struct tcp_model *t);
 /*
- * Where idle-before-reset clusters: the largest set of resets whose idle
- * times lie within ±10 % of their median. Returns false without resets.
+ * Where idle-before-reset clusters: among resets idle at least
+ * TCP_IDLE_FLOOR_MS, the largest set whose idle times lie within ±10 % of
+ * their midpoint. Returns false when no reset is past the floor.
  */
 bool tcp_reset_cluster(const struct tcp_model *t, struct tcp_cluster *c);
 /* The i-th most recent closed connection, 0 = newest; NULL past the end. */

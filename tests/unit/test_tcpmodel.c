@@ -396,6 +396,35 @@ static void test_cluster(void **state)
 	assert_in_range(c.idle_ms, 4980, 5100);
 	assert_int_equal(c.lo_ms, 4980);
 	assert_int_equal(c.hi_ms, 5100);
+	assert_int_equal(c.min_ms, 1000);
+	assert_int_equal(c.max_ms, 9000);
+	assert_int_equal(c.below, 0);
+	tcp_model_free(t);
+}
+
+/* Aborts amid traffic (idle near 0) do not hide the timeout: they stay below the floor. */
+static void test_cluster_floor(void **state)
+{
+	struct tcp_model *t = model_new();
+	struct tcp_cluster c;
+	struct tcp_event e;
+	size_t i;
+
+	for (i = 0; i < 20; i++) {
+		e = rst(0, T0 + i * MS, TCP_F_IDLE, i * MS);
+		tcp_model_event(t, &e);
+	}
+	assert_false(tcp_reset_cluster(t, &c));
+	assert_int_equal(c.below, 20);
+	for (i = 0; i < 4; i++) {
+		e = rst(0, T0 + i * SEC, TCP_F_IDLE, (3500 + 200 * i) * MS);
+		tcp_model_event(t, &e);
+	}
+	assert_true(tcp_reset_cluster(t, &c));
+	assert_int_equal(c.n, 4);
+	assert_int_equal(c.total, 4);
+	assert_int_equal(c.below, 20);
+	assert_int_equal(c.min_ms, 3500);
 	tcp_model_free(t);
 }
 
@@ -508,6 +537,7 @@ int main(void)
 		cmocka_unit_test(test_resets),
 		cmocka_unit_test(test_counts),
 		cmocka_unit_test(test_cluster),
+		cmocka_unit_test(test_cluster_floor),
 		cmocka_unit_test(test_closed_ring),
 		cmocka_unit_test(test_sort),
 		cmocka_unit_test(test_names),
