@@ -279,15 +279,16 @@ static void text_resets(FILE *out, struct model *m, const struct tcp_model *t)
 	/* The evidence of an idle timeout: resets cluster, and none comes sooner. */
 	if (tcp_reset_cluster(t, &c))
 		fprintf(out,
-			" %llu of %llu resets after 1 s or more idle came after %.1f s (%.1f-%.1f s), "
-			"none before %.1f s: an idle timeout (load balancer, NAT, firewall)?\n",
+			" %llu of %llu resets after 1 s or more idle came after %.1f s (%.1f-%.1f s),\n"
+			" none before %.1f s: an idle timeout on the path (load balancer, NAT, "
+			"firewall)?\n",
 			(unsigned long long)c.n, (unsigned long long)c.total, c.idle_ms / 1e3,
 			c.lo_ms / 1e3, c.hi_ms / 1e3, c.min_ms / 1e3);
 	if (c.below)
 		fprintf(out, " %llu resets came less than 1 s after traffic (aborts, refusals)\n",
 			(unsigned long long)c.below);
 	first = t->nresets > TEXT_ROWS ? t->nresets - TEXT_ROWS : 0;
-	fprintf(out, " %-9s %-4s %-7s %-15s %-30s %-11s %9s %9s\n", "TIME(s)", "DIR", "PID", "COMM",
+	fprintf(out, " %-9s %-4s %-7s %-15s %-27s %-11s %9s %9s\n", "TIME(s)", "DIR", "PID", "COMM",
 		"REMOTE", "STATE", "IDLE(ms)", "AGE(ms)");
 	for (i = first; i < t->nresets; i++) {
 		const struct tcp_reset *r = &t->resets[i];
@@ -298,7 +299,7 @@ static void text_resets(FILE *out, struct model *m, const struct tcp_model *t)
 			snprintf(idle, sizeof(idle), "%.0f", r->idle_rx_ns / 1e6);
 		if (r->flags & TCP_F_AGE)
 			snprintf(age, sizeof(age), "%.0f", r->age_ns / 1e6);
-		fprintf(out, " %-9.3f %-4s %-7u %-15.15s %-30.30s %-11s %9s %9s\n",
+		fprintf(out, " %-9.3f %-4s %-7u %-15.15s %-27.27s %-11s %9s %9s\n",
 			model_time_s(m, r->ts), r->sent ? "sent" : "rcvd", r->pid,
 			r->comm[0] ? r->comm : "-", ep,
 			r->flags & TCP_F_NOSOCK ? "-" : tcp_state_name(r->state), idle, age);
