@@ -213,6 +213,23 @@ uint64_t percpu_sum(struct percpu_sum *ps, const struct bpf_map *m, const void *
 	return sum;
 }
 
+void *spine_open_skel(struct spine *sp, struct percpu_sum *pcpu,
+		      void *(*open)(const struct bpf_object_open_opts *oo), int *err)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = sp->o->btf_path);
+	void *skel;
+
+	*err = percpu_sum_init(pcpu);
+	if (*err)
+		return NULL;
+	skel = open(&oo);
+	if (!skel) {
+		*err = -errno;
+		percpu_sum_free(pcpu);
+	}
+	return skel;
+}
+
 void spine_emit(struct spine *sp, const struct st_hdr *h)
 {
 	on_record(sp, (void *)h, h->size);

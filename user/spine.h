@@ -99,6 +99,15 @@ void percpu_sum_free(struct percpu_sum *ps);
 /* The sum for key, 0 when absent. */
 uint64_t percpu_sum(struct percpu_sum *ps, const struct bpf_map *m, const void *key, size_t key_sz);
 
+struct bpf_object_open_opts;
+/*
+ * The open step of a concern with per-CPU counters: the sum buffer, then its
+ * skeleton (open, e.g. a wrapper of tcp_bpf__open_opts) with the --btf path.
+ * Returns the skeleton, or NULL with *err = -errno and nothing left allocated.
+ */
+void *spine_open_skel(struct spine *sp, struct percpu_sum *pcpu,
+		      void *(*open)(const struct bpf_object_open_opts *oo), int *err);
+
 /* Fills the recording header for a recording that starts now. */
 void spine_rec_header(struct rec_header *h, unsigned int concerns_mask);
 /* Path of a cgroup id: from the model, else resolved and recorded (live). */

@@ -33,19 +33,19 @@ struct tcp_priv {
 	char variant[200];
 };
 
+static void *open_skel(const struct bpf_object_open_opts *oo)
+{
+	return tcp_bpf__open_opts(oo);
+}
+
 static int tcp_open(struct spine *sp, void **priv)
 {
 	struct tcp_priv *p = calloc(1, sizeof(*p));
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = sp->o->btf_path);
-	int err;
+	int err = -ENOMEM;
 
-	if (!p)
-		return -ENOMEM;
-	err = percpu_sum_init(&p->pcpu);
-	p->skel = err ? NULL : tcp_bpf__open_opts(&oo);
-	if (!p->skel) {
-		err = err ? err : -errno;
-		percpu_sum_free(&p->pcpu);
+	if (p)
+		p->skel = spine_open_skel(sp, &p->pcpu, open_skel, &err);
+	if (!p || !p->skel) {
 		free(p);
 		return err;
 	}

@@ -93,19 +93,19 @@ struct tls_priv {
 	char variant[96];
 };
 
+static void *open_skel(const struct bpf_object_open_opts *oo)
+{
+	return tls_bpf__open_opts(oo);
+}
+
 static int tls_open(struct spine *sp, void **priv)
 {
 	struct tls_priv *p = calloc(1, sizeof(*p));
-	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = sp->o->btf_path);
-	int err;
+	int err = -ENOMEM;
 
-	if (!p)
-		return -ENOMEM;
-	err = percpu_sum_init(&p->pcpu);
-	p->skel = err ? NULL : tls_bpf__open_opts(&oo);
-	if (!p->skel) {
-		err = err ? err : -errno;
-		percpu_sum_free(&p->pcpu);
+	if (p)
+		p->skel = spine_open_skel(sp, &p->pcpu, open_skel, &err);
+	if (!p || !p->skel) {
 		free(p);
 		return err;
 	}

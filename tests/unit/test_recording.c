@@ -5,9 +5,10 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,11 +28,6 @@ struct tdir {
 	char path[128]; /* dir/rec, the usual recording */
 	char tmp[128]; /* dir/cut, scratch copies */
 };
-
-static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(p);
-}
 
 static int setup(void **state)
 {
@@ -53,7 +49,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct tdir *t = *state;
-	int err = nftw(t->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	int err = test_rmtree(t->dir);
 
 	free(t);
 	return err;
