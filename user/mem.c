@@ -34,25 +34,7 @@ struct mem_priv {
 	char variant[160];
 };
 
-static void *open_skel(const struct bpf_object_open_opts *oo)
-{
-	return mem_bpf__open_opts(oo);
-}
-
-static int mem_open(struct spine *sp, void **priv)
-{
-	struct mem_priv *p = calloc(1, sizeof(*p));
-	int err = -ENOMEM;
-
-	if (p)
-		p->skel = spine_open_skel(sp, &p->pcpu, open_skel, &err);
-	if (!p || !p->skel) {
-		free(p);
-		return err;
-	}
-	*priv = p;
-	return 0;
-}
+SPINE_DEFINE_OPEN(mem)
 
 static int mem_configure(struct spine *sp, void *priv)
 {

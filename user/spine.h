@@ -107,6 +107,29 @@ struct bpf_object_open_opts;
  */
 void *spine_open_skel(struct spine *sp, struct percpu_sum *pcpu,
 		      void *(*open)(const struct bpf_object_open_opts *oo), int *err);
+/*
+ * Defines NAME_open(), the concern's open step, for a struct NAME_priv with
+ * members skel (struct NAME_bpf *) and pcpu (struct percpu_sum).
+ */
+#define SPINE_DEFINE_OPEN(name)                                                          \
+	static void *name##_open_skel(const struct bpf_object_open_opts *oo)             \
+	{                                                                                \
+		return name##_bpf__open_opts(oo);                                        \
+	}                                                                                \
+	static int name##_open(struct spine *sp, void **priv)                            \
+	{                                                                                \
+		struct name##_priv *p = calloc(1, sizeof(*p));                           \
+		int err = -ENOMEM;                                                       \
+                                                                                         \
+		if (p)                                                                   \
+			p->skel = spine_open_skel(sp, &p->pcpu, name##_open_skel, &err); \
+		if (!p || !p->skel) {                                                    \
+			free(p);                                                         \
+			return err;                                                      \
+		}                                                                        \
+		*priv = p;                                                               \
+		return 0;                                                                \
+	}
 
 /* Fills the recording header for a recording that starts now. */
 void spine_rec_header(struct rec_header *h, unsigned int concerns_mask);

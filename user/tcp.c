@@ -33,25 +33,7 @@ struct tcp_priv {
 	char variant[200];
 };
 
-static void *open_skel(const struct bpf_object_open_opts *oo)
-{
-	return tcp_bpf__open_opts(oo);
-}
-
-static int tcp_open(struct spine *sp, void **priv)
-{
-	struct tcp_priv *p = calloc(1, sizeof(*p));
-	int err = -ENOMEM;
-
-	if (p)
-		p->skel = spine_open_skel(sp, &p->pcpu, open_skel, &err);
-	if (!p || !p->skel) {
-		free(p);
-		return err;
-	}
-	*priv = p;
-	return 0;
-}
+SPINE_DEFINE_OPEN(tcp)
 
 static int tcp_configure(struct spine *sp, void *priv)
 {

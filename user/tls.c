@@ -93,25 +93,7 @@ struct tls_priv {
 	char variant[96];
 };
 
-static void *open_skel(const struct bpf_object_open_opts *oo)
-{
-	return tls_bpf__open_opts(oo);
-}
-
-static int tls_open(struct spine *sp, void **priv)
-{
-	struct tls_priv *p = calloc(1, sizeof(*p));
-	int err = -ENOMEM;
-
-	if (p)
-		p->skel = spine_open_skel(sp, &p->pcpu, open_skel, &err);
-	if (!p || !p->skel) {
-		free(p);
-		return err;
-	}
-	*priv = p;
-	return 0;
-}
+SPINE_DEFINE_OPEN(tls)
 
 static int tls_configure(struct spine *sp, void *priv)
 {
