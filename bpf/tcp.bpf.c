@@ -259,8 +259,11 @@ static __always_inline int on_state(const struct sock *sk, int old, int new)
 	if (old <= 0 || old >= TCP_ST_NR || new <= 0 || new >= TCP_ST_NR)
 		return 0;
 	si = bpf_map_lookup_elem(&socks, &key);
-	/* A closed socket that connects or listens again starts over. */
-	if (!si || (si->closed && old == TCP_ST_CLOSE)) {
+	/*
+	 * After CLOSE a socket only starts over (connects or listens again), and
+	 * a new socket at a freed address must not inherit a stale entry.
+	 */
+	if (!si || si->closed) {
 		first_sight(sk, &fresh, old, new, now);
 		si = &fresh;
 	}
