@@ -292,30 +292,13 @@ static void parse_prefix(const char *val, struct opts *o)
 /* Options that take a number: name, range, where it goes. */
 static bool parse_number(const char *key, const char *val, struct opts *o)
 {
-	const struct {
-		const char *name;
-		long min, max;
-		long *dst;
-	} nums[] = {
+	const struct num_opt nums[] = {
 		{ "--timeout-s", 1, 3600, &o->timeout_s },
 		{ "--port", 1, 65535, &o->port },
 		{ "--max-s", 1, 7200, &o->max_s },
 	};
-	size_t i;
 
-	for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
-		char what[64];
-
-		if (strcmp(key, nums[i].name))
-			continue;
-		if (parse_long(val, nums[i].min, nums[i].max, nums[i].dst)) {
-			snprintf(what, sizeof(what), "%s wants %ld..%ld, got", key, nums[i].min,
-				 nums[i].max);
-			usage_error(what, val);
-		}
-		return true;
-	}
-	return false;
+	return opt_number(nums, sizeof(nums) / sizeof(nums[0]), key, val);
 }
 
 /* How long the connections take, idle times only: ms. */
@@ -1429,17 +1412,10 @@ static int run(struct run *r)
 int main(int argc, char **argv)
 {
 	static struct run r = { .go_fd = -1, .guard_fd = -1 };
-	struct sigaction sa;
 	struct opts o;
 
 	parse_args(argc, argv, &o);
 	r.o = &o;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal; /* no SA_RESTART: blocking calls return EINTR */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGALRM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN); /* a reset connection is an error, not our death */
-	alarm((unsigned int)o.max_s);
+	stop_signals(on_signal, o.max_s);
 	return run(&r);
 }

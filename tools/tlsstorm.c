@@ -187,11 +187,7 @@ static void parse_server(const char *val, struct opts *o)
 /* Options that take a number: name, range, where it goes. */
 static bool parse_number(const char *key, const char *val, struct opts *o)
 {
-	const struct {
-		const char *name;
-		long min, max;
-		long *dst;
-	} nums[] = {
+	const struct num_opt nums[] = {
 		{ "--port", 1024, 65534, &o->port },
 		{ "--rsa-bits", 1024, 8192, &o->rsa_bits },
 		{ "--full", 0, COUNT_MAX, &o->full },
@@ -202,21 +198,8 @@ static bool parse_number(const char *key, const char *val, struct opts *o)
 		{ "--timeout", 1, 3600, &o->timeout },
 		{ "--measure-ops", 1, COUNT_MAX, &o->measure_ops },
 	};
-	size_t i;
 
-	for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
-		char what[64];
-
-		if (strcmp(key, nums[i].name))
-			continue;
-		if (parse_long(val, nums[i].min, nums[i].max, nums[i].dst)) {
-			snprintf(what, sizeof(what), "%s wants %ld..%ld, got", key, nums[i].min,
-				 nums[i].max);
-			usage_error(what, val);
-		}
-		return true;
-	}
-	return false;
+	return opt_number(nums, sizeof(nums) / sizeof(nums[0]), key, val);
 }
 
 static void parse_args(int argc, char **argv, struct opts *o)
@@ -1335,18 +1318,11 @@ static int run_measure(struct run *r)
 int main(int argc, char **argv)
 {
 	static struct run r;
-	struct sigaction sa;
 	struct opts o;
 
 	parse_args(argc, argv, &o);
 	r.o = &o;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal; /* no SA_RESTART: blocking calls return EINTR */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGALRM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN); /* a reset connection is an error, not our death */
-	alarm((unsigned int)o.timeout);
+	stop_signals(on_signal, o.timeout);
 	if (o.measure_ops)
 		return run_measure(&r);
 	return run_storm(&r);

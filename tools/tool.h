@@ -9,6 +9,8 @@
 #define ST_TOOL_H
 
 #include <errno.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,6 +42,53 @@ static inline void usage_error(const char *what, const char *arg)
 {
 	fprintf(stderr, PROG ": %s%s%s (" USAGE ")\n", what, arg ? " " : "", arg ? arg : "");
 	exit(2);
+}
+
+/* An option that takes a number: its name, its range, where it goes. */
+struct num_opt {
+	const char *name;
+	long min, max;
+	long *dst;
+};
+
+/*
+ * If key names one of the n options in t, parses val into it (bad usage
+ * exits 2) and returns true; false for any other key.
+ */
+static inline bool opt_number(const struct num_opt *t, size_t n, const char *key, const char *val)
+{
+	char what[64];
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(key, t[i].name))
+			continue;
+		if (parse_long(val, t[i].min, t[i].max, t[i].dst)) {
+			snprintf(what, sizeof(what), "%s wants %ld..%ld, got", key, t[i].min,
+				 t[i].max);
+			usage_error(what, val);
+		}
+		return true;
+	}
+	return false;
+}
+
+/*
+ * SIGINT, SIGTERM and the SIGALRM of the max_s bound all go to on; without
+ * SA_RESTART, so blocking calls return EINTR. A write to a reset connection
+ * is an error to report, not our death: SIGPIPE is ignored.
+ */
+static inline void stop_signals(void (*on)(int), long max_s)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGALRM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	alarm((unsigned int)max_s);
 }
 
 /* -h/--help: the usage line on stdout, exit 0. */
