@@ -139,9 +139,8 @@ static void tick_one(struct spine *sp, struct mem_priv *p, uint32_t tgid, struct
 
 	bpf_map__lookup_elem(p->skel->maps.procmem, &tgid, sizeof(tgid), &st, sizeof(st), 0);
 	if (!l) {
-		l = calloc(1, sizeof(*l));
-		if (!l || hmap_put(&p->last, tgid, l)) {
-			free(l);
+		l = hmap_put_new(&p->last, tgid, sizeof(*l));
+		if (!l) {
 			sp->lost_user++;
 			return;
 		}

@@ -104,12 +104,9 @@ static struct tcp_proc *proc_get(struct tcp_model *t, uint32_t pid)
 
 	if (p || !pid)
 		return p;
-	p = calloc(1, sizeof(*p));
-	if (!p || hmap_put(&t->procs, pid, p)) {
-		free(p);
-		return NULL;
-	}
-	p->pid = pid;
+	p = hmap_put_new(&t->procs, pid, sizeof(*p));
+	if (p)
+		p->pid = pid;
 	return p;
 }
 
@@ -154,11 +151,9 @@ static struct tcp_conn *conn_get(struct tcp_model *t, const struct tcp_event *e)
 	/* Resets never open a connection: one may follow its CLOSE. */
 	if (c || !e->sk || e->reset || is_listener(e))
 		return c;
-	c = calloc(1, sizeof(*c));
-	if (!c || hmap_put(&t->live, e->sk, c)) {
-		free(c);
+	c = hmap_put_new(&t->live, e->sk, sizeof(*c));
+	if (!c)
 		return NULL;
-	}
 	conn_fill(c, e);
 	c->remote = remote_get(t, c->flags, c->raddr, c->lport, c->rport);
 	if (c->remote)

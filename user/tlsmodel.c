@@ -20,11 +20,9 @@ static struct tls_proc *proc_get(struct tls_model *t, uint32_t pid, const char *
 
 	if (p)
 		return p;
-	p = calloc(1, sizeof(*p));
-	if (!p || hmap_put(&t->procs, pid, p)) {
-		free(p);
+	p = hmap_put_new(&t->procs, pid, sizeof(*p));
+	if (!p)
 		return NULL;
-	}
 	p->pid = pid;
 	if (comm)
 		st_strlcpy(p->comm, comm, sizeof(p->comm));
@@ -41,11 +39,9 @@ static struct tls_client *client_get(struct tls_model *t, const char *addr)
 
 	if (c)
 		return c;
-	c = calloc(1, sizeof(*c));
-	if (!c || hmap_put(&t->clients, h, c)) {
-		free(c);
+	c = hmap_put_new(&t->clients, h, sizeof(*c));
+	if (!c)
 		return NULL;
-	}
 	st_strlcpy(c->addr, addr, sizeof(c->addr));
 	c->next = t->clist;
 	t->clist = c;

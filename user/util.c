@@ -94,6 +94,17 @@ int hmap_put(struct hmap *m, uint64_t key, void *val)
 	return 0;
 }
 
+void *hmap_put_new(struct hmap *m, uint64_t key, size_t size)
+{
+	void *v = calloc(1, size);
+
+	if (v && hmap_put(m, key, v)) {
+		free(v);
+		v = NULL;
+	}
+	return v;
+}
+
 void *hmap_del(struct hmap *m, uint64_t key)
 {
 	size_t i, j;

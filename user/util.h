@@ -23,6 +23,8 @@ void *hmap_get(const struct hmap *m, uint64_t key);
 /* Inserts or replaces; returns 0 or -ENOMEM. key must not be 0. */
 int hmap_put(struct hmap *m, uint64_t key, void *val);
 void *hmap_del(struct hmap *m, uint64_t key);
+/* A zeroed value of size bytes, put at key; NULL (nothing allocated) for key 0 or no memory. */
+void *hmap_put_new(struct hmap *m, uint64_t key, size_t size);
 /* Iteration: for (i = 0; hmap_next(m, &i, &k, &v); ) */
 bool hmap_next(const struct hmap *m, size_t *iter, uint64_t *key, void **val);
 

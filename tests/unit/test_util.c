@@ -189,6 +189,23 @@ static void test_hmap_next_without_outputs(void **state)
 	hmap_free(&m);
 }
 
+/* A new zeroed value at its key; the zero key is refused with nothing allocated. */
+static void test_hmap_put_new(void **state)
+{
+	struct hmap m;
+	uint64_t *v;
+
+	hmap_init(&m);
+	v = hmap_put_new(&m, 7, 64);
+	assert_non_null(v);
+	assert_ptr_equal(hmap_get(&m, 7), v);
+	assert_int_equal(v[0] | v[7], 0);
+	assert_null(hmap_put_new(&m, 0, 16));
+	assert_int_equal(m.len, 1);
+	free(hmap_del(&m, 7));
+	hmap_free(&m);
+}
+
 static void test_parse_u64(void **state)
 {
 	uint64_t v = 12345;
@@ -360,6 +377,7 @@ int main(void)
 		cmocka_unit_test(test_hmap_empty_and_zero_key),
 		cmocka_unit_test(test_hmap_many),
 		cmocka_unit_test(test_hmap_next_without_outputs),
+		cmocka_unit_test(test_hmap_put_new),
 		cmocka_unit_test(test_parse_u64),
 		cmocka_unit_test(test_parse_u64_whitespace_sign),
 		cmocka_unit_test(test_parse_secs),
