@@ -11,6 +11,9 @@ Fixtures:
                      is on stderr; every process started is killed at teardown
   run_spiketrace     run_spiketrace(args) -> Result of a short command
   run_cronjob        run_cronjob(args) -> the JSON object st-cronjob prints
+
+Helpers (from conftest import ...):
+  json_lines         json_lines(stdout, types=None) -> the objects of a --json stream
 """
 
 import json
@@ -27,6 +30,21 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD = REPO_ROOT / "build"
 READY_MARK = "spiketrace: tracing"
 READY_TIMEOUT_S = 20
+
+
+def json_lines(stdout, types=None):
+    """One JSON object per line, each with "type" (one of types when given);
+    anything else fails the test."""
+    events = []
+    for n, line in enumerate(stdout.splitlines(), 1):
+        try:
+            obj = json.loads(line)
+        except ValueError:
+            pytest.fail(f"stdout line {n} is not JSON: {line[:200]!r}", pytrace=False)
+        assert isinstance(obj, dict) and "type" in obj, f"line {n} has no type: {line[:200]}"
+        assert types is None or obj["type"] in types, f"line {n}: {line[:200]}"
+        events.append(obj)
+    return events
 
 
 @pytest.fixture(scope="session", autouse=True)

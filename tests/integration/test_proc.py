@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import json_lines
 
 HOLD_MS = 1500
 EXIT_CODE = 3  # what the level-4 "daemons" exit with
@@ -37,19 +38,6 @@ def unique_cgroup(tag):
 def runner_comm():
     """comm of this test process: an ancestor of everything it starts."""
     return Path("/proc/self/comm").read_text().strip()
-
-
-def parse_lines(stdout):
-    """One JSON object per line, each with "type"; anything else fails."""
-    events = []
-    for n, line in enumerate(stdout.splitlines(), 1):
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            pytest.fail(f"stdout line {n} is not JSON: {line[:200]!r}", pytrace=False)
-        assert isinstance(obj, dict) and "type" in obj, f"line {n} has no type: {line[:200]}"
-        events.append(obj)
-    return events
 
 
 def of_type(events, kind, pid=None):
@@ -120,7 +108,7 @@ def test_proc_stream_shows_the_tree_with_lineage(start_spiketrace, run_cronjob, 
     check_job(job, cgroup, names)
     res = st.finish(FINISH_TIMEOUT_S)
     assert res.returncode == 0, res
-    events = parse_lines(res.stdout)
+    events = json_lines(res.stdout)
 
     # The controller (st-cronjob, started by this test) heads the tree.
     ancestors = [runner_comm(), Path(cronjob_bin).name[:15]]
@@ -237,7 +225,7 @@ def test_lineage_of_processes_older_than_spiketrace(start_spiketrace):
     finally:
         stop(sh)
     assert res.returncode == 0, res
-    execs = [e for e in of_type(parse_lines(res.stdout), "exec") if e["ppid"] == sh.pid]
+    execs = [e for e in of_type(json_lines(res.stdout), "exec") if e["ppid"] == sh.pid]
     assert len(execs) == 1 and execs[0]["comm"] == "echo", execs
     lineage = execs[0]["lineage"]
     # sh and this test runner were seeded from /proc, not seen exec'ing.
@@ -263,7 +251,7 @@ def test_pid_filter_keeps_only_the_subtree(start_spiketrace):
     finally:
         stop(target)
     assert res.returncode == 0, res
-    events = parse_lines(res.stdout)
+    events = json_lines(res.stdout)
 
     leaked = [e for e in events if e.get("pid") in unrelated]
     assert not leaked, f"processes outside -p {target.pid} reported: {leaked}"

@@ -43,6 +43,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import json_lines
 
 REPO = Path(__file__).resolve().parents[2]
 IDLERESET = REPO / "build" / "tools" / "st-idlereset"
@@ -81,17 +82,8 @@ LINGER_ZERO = struct.pack("ii", 1, 0)
 
 
 def parse_lines(stdout):
-    """One JSON object per line, each a tcp_* type; anything else fails."""
-    events = []
-    for n, line in enumerate(stdout.splitlines(), 1):
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            pytest.fail(f"stdout line {n} is not JSON: {line[:200]!r}", pytrace=False)
-        assert isinstance(obj, dict), line
-        assert obj.get("type") in ("tcp_state", "tcp_reset", "tcp_close"), line
-        events.append(obj)
-    return events
+    """The tcp --json stream: only tcp_* types."""
+    return json_lines(stdout, ("tcp_state", "tcp_reset", "tcp_close"))
 
 
 def of_type(events, kind):
