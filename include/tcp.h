@@ -86,6 +86,16 @@ struct tcp_tuple_key {
 	__u8 laddr[16], raddr[16];
 };
 
+/* The per-CPU counters, one array slot: [old * TCP_ST_NR + new], then these. */
+#define TCP_CNT_RESET_RX (TCP_ST_NR * TCP_ST_NR)
+#define TCP_CNT_RESET_TX (TCP_CNT_RESET_RX + 1)
+#define TCP_CNT_RETRANS (TCP_CNT_RESET_RX + 2)
+#define TCP_CNT_NR (TCP_CNT_RESET_RX + 3)
+
+struct tcp_cnt {
+	__u64 n[TCP_CNT_NR];
+};
+
 /* Userspace-made each tick from the counters: exact even when records drop. */
 struct tcp_counts {
 	struct st_hdr h;

@@ -23,11 +23,10 @@
 #include "tcp.skel.h"
 #include "tcpmodel.h"
 
-#define CNT_NR (TCP_ST_NR * TCP_ST_NR + 3)
-
 struct tcp_priv {
 	struct tcp_bpf *skel;
-	struct percpu_sum pcpu;
+	struct percpu_sum pcpu; /* its ncpu sizes cnt */
+	struct tcp_cnt *cnt; /* one per CPU, read each tick */
 	struct tcp_counts last;
 	int seeded_listeners, seeded_conns;
 	char variant[200];
@@ -159,6 +158,7 @@ static void tcp_destroy(void *priv)
 
 	tcp_bpf__destroy(p->skel);
 	percpu_sum_free(&p->pcpu);
+	free(p->cnt);
 	free(p);
 }
 
@@ -172,15 +172,22 @@ static void tcp_tick(struct spine *sp, void *priv, uint64_t now)
 {
 	struct tcp_priv *p = priv;
 	struct tcp_counts c = { 0 };
-	uint64_t v[CNT_NR];
-	uint32_t k;
+	uint64_t v[TCP_CNT_NR] = { 0 };
+	uint32_t zero = 0, k;
+	int cpu;
 
-	for (k = 0; k < CNT_NR; k++)
-		v[k] = percpu_sum(&p->pcpu, p->skel->maps.counts, &k, sizeof(k));
+	if (!p->cnt)
+		p->cnt = calloc(p->pcpu.ncpu, sizeof(*p->cnt));
+	if (!p->cnt || bpf_map__lookup_elem(p->skel->maps.counts, &zero, sizeof(zero), p->cnt,
+					    p->pcpu.ncpu * sizeof(*p->cnt), 0))
+		return;
+	for (cpu = 0; cpu < p->pcpu.ncpu; cpu++)
+		for (k = 0; k < TCP_CNT_NR; k++)
+			v[k] += p->cnt[cpu].n[k];
 	memcpy(c.trans, v, sizeof(c.trans));
-	c.resets_rx = v[TCP_ST_NR * TCP_ST_NR];
-	c.resets_tx = v[TCP_ST_NR * TCP_ST_NR + 1];
-	c.retrans = v[TCP_ST_NR * TCP_ST_NR + 2];
+	c.resets_rx = v[TCP_CNT_RESET_RX];
+	c.resets_tx = v[TCP_CNT_RESET_TX];
+	c.retrans = v[TCP_CNT_RETRANS];
 	c.h = (struct st_hdr){ .type = ST_TCP_COUNTS, .size = sizeof(c), .ts = now };
 	if (!memcmp((char *)&c + sizeof(c.h), (char *)&p->last + sizeof(c.h),
 		    sizeof(c) - sizeof(c.h)))
