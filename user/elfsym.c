@@ -41,6 +41,15 @@ struct esym {
 	uint8_t bind;
 	bool dyn; /* from .dynsym */
 	bool hidden; /* a non-default version (name@VER) */
+	uint16_t shndx; /* defining section, for size-0 functions' bound */
+};
+
+/* A function in address order; end is value + size, or its section's end for size 0. */
+struct aent {
+	uint64_t value;
+	uint64_t end;
+	uint64_t pmax; /* the largest end of sized functions up to here: stops the backward walk */
+	uint32_t sym; /* index into syms */
 };
 
 struct elf_file {
@@ -53,6 +62,12 @@ struct elf_file {
 	struct esym *syms; /* sorted by key */
 	size_t nsyms;
 	size_t cap;
+	size_t nsymtab_funcs; /* functions found in .symtab */
+	uint8_t build_id[64];
+	size_t build_id_len;
+	struct aent *addr; /* functions by address, built on the first address lookup */
+	size_t naddr;
+	bool addr_built;
 };
 
 struct vername {
@@ -201,6 +216,9 @@ static int index_table(struct elf_file *f, Elf_Scn *scn, const GElf_Shdr *sh, El
 		s.type = (uint8_t)type;
 		s.bind = (uint8_t)GELF_ST_BIND(sym.st_info);
 		s.dyn = sh->sh_type == SHT_DYNSYM;
+		s.shndx = sym.st_shndx;
+		if (!s.dyn && (type == STT_FUNC || type == STT_GNU_IFUNC))
+			f->nsymtab_funcs++;
 		s.order = (table << 31) | (uint32_t)(i & 0x7fffffff);
 		ret = push_sym(f, &s);
 		if (ret)
@@ -228,6 +246,28 @@ static int esym_cmp(const void *pa, const void *pb)
 	return a->order < b->order ? -1 : a->order > b->order;
 }
 
+/* The NT_GNU_BUILD_ID note of one SHT_NOTE section, if it has one. */
+static void read_build_id(struct elf_file *f, Elf_Scn *scn)
+{
+	Elf_Data *d = elf_getdata(scn, NULL);
+	size_t off = 0, next, name_off, desc_off;
+	GElf_Nhdr nh;
+
+	if (!d || !d->d_buf)
+		return;
+	while ((next = gelf_getnote(d, off, &nh, &name_off, &desc_off)) > 0) {
+		const char *nm = (const char *)d->d_buf + name_off;
+
+		if (nh.n_type == NT_GNU_BUILD_ID && nh.n_namesz == 4 && !memcmp(nm, "GNU", 4) &&
+		    nh.n_descsz && nh.n_descsz <= sizeof(f->build_id)) {
+			memcpy(f->build_id, (const char *)d->d_buf + desc_off, nh.n_descsz);
+			f->build_id_len = nh.n_descsz;
+			return;
+		}
+		off = next;
+	}
+}
+
 static int build_index(struct elf_file *f)
 {
 	Elf_Scn *scn = NULL, *symtab = NULL, *dynsym = NULL, *versym = NULL, *verdef = NULL;
@@ -251,6 +291,8 @@ static int build_index(struct elf_file *f)
 			versym = scn;
 		} else if (sh.sh_type == SHT_GNU_verdef) {
 			verdef = scn;
+		} else if (sh.sh_type == SHT_NOTE && !f->build_id_len) {
+			read_build_id(f, scn);
 		}
 	}
 	if (symtab)
@@ -337,6 +379,7 @@ void elf_file_close(struct elf_file *f)
 		close(f->fd);
 	free(f->load);
 	free(f->syms);
+	free(f->addr);
 	free(f);
 }
 
@@ -443,6 +486,212 @@ bool elf_file_is_exec(const struct elf_file *f)
 size_t elf_file_nsyms(const struct elf_file *f)
 {
 	return f->nsyms;
+}
+
+size_t elf_file_build_id(const struct elf_file *f, uint8_t *id, size_t len)
+{
+	if (id && len)
+		memcpy(id, f->build_id, f->build_id_len < len ? f->build_id_len : len);
+	return f->build_id_len;
+}
+
+bool elf_file_has_symtab(const struct elf_file *f)
+{
+	return f->nsymtab_funcs > 0;
+}
+
+int elf_file_off_vaddr(const struct elf_file *f, uint64_t off, uint64_t *vaddr)
+{
+	const GElf_Phdr *hit = NULL;
+	size_t i;
+
+	for (i = 0; i < f->nload; i++) {
+		const GElf_Phdr *ph = &f->load[i];
+
+		if (off < ph->p_offset || off - ph->p_offset >= ph->p_filesz)
+			continue;
+		/* Segments may share a page in memory; if they overlap in the file, code wins. */
+		if (!hit || (!(hit->p_flags & PF_X) && (ph->p_flags & PF_X)))
+			hit = ph;
+	}
+	if (!hit)
+		return -ENOENT;
+	*vaddr = hit->p_vaddr + (off - hit->p_offset);
+	return 0;
+}
+
+void elf_file_close_fd(struct elf_file *f)
+{
+	if (f->fd < 0)
+		return;
+	/* libelf first reads whatever it has not mmap'ed, then never uses the descriptor. */
+	if (elf_cntl(f->elf, ELF_C_FDREAD))
+		return;
+	close(f->fd);
+	f->fd = -1;
+}
+
+static bool is_func(const struct esym *s)
+{
+	return (s->type == STT_FUNC || s->type == STT_GNU_IFUNC) && s->value;
+}
+
+/*
+ * A size-0 function (an assembler label without .size) can only reach the
+ * end of its section: past it lie other sections (.plt after .init) that
+ * have no symbols of their own. value + 1 (the exact address) without one.
+ */
+static uint64_t section_end(const struct elf_file *f, const struct esym *s)
+{
+	Elf_Scn *scn;
+	GElf_Shdr sh;
+
+	if (s->shndx == SHN_UNDEF || s->shndx >= SHN_LORESERVE)
+		return s->value + 1;
+	scn = elf_getscn(f->elf, s->shndx);
+	if (!scn || !gelf_getshdr(scn, &sh) || !(sh.sh_flags & SHF_EXECINSTR))
+		return s->value + 1;
+	if (s->value < sh.sh_addr || s->value - sh.sh_addr >= sh.sh_size)
+		return s->value + 1;
+	return sh.sh_addr + sh.sh_size;
+}
+
+static int aent_cmp(const void *pa, const void *pb)
+{
+	const struct aent *a = pa, *b = pb;
+
+	if (a->value != b->value)
+		return a->value < b->value ? -1 : 1;
+	return a->sym < b->sym ? -1 : a->sym > b->sym;
+}
+
+static int build_addr_index(struct elf_file *f)
+{
+	uint64_t pmax = 0;
+	size_t i, n = 0;
+
+	for (i = 0; i < f->nsyms; i++)
+		n += is_func(&f->syms[i]);
+	f->addr = calloc(n ? n : 1, sizeof(*f->addr));
+	if (!f->addr)
+		return -ENOMEM;
+	for (i = 0; i < f->nsyms; i++) {
+		const struct esym *s = &f->syms[i];
+		struct aent *a = &f->addr[f->naddr];
+
+		if (!is_func(s))
+			continue;
+		a->value = s->value;
+		if (!s->size)
+			a->end = section_end(f, s);
+		else
+			a->end = s->value + s->size < s->value ? UINT64_MAX : s->value + s->size;
+		a->sym = (uint32_t)i;
+		f->naddr++;
+	}
+	qsort(f->addr, f->naddr, sizeof(*f->addr), aent_cmp);
+	for (i = 0; i < f->naddr; i++) {
+		struct aent *a = &f->addr[i];
+
+		if (f->syms[a->sym].size && a->end > pmax)
+			pmax = a->end;
+		a->pmax = pmax;
+	}
+	f->addr_built = true;
+	return 0;
+}
+
+static size_t leading_underscores(const struct esym *s)
+{
+	size_t n = 0;
+
+	while (n < s->klen && s->name[n] == '_')
+		n++;
+	return n;
+}
+
+static int bind_rank(uint8_t bind)
+{
+	return bind == STB_GLOBAL ? 0 : bind == STB_WEAK ? 1 : 2;
+}
+
+/*
+ * Of two functions that both contain an address: a sized one (size 0 only
+ * when nothing sized does), .symtab over .dynsym, the innermost, then the
+ * tidiest alias ("getpid" over "__getpid" over "__GI___getpid").
+ */
+static bool addr_better(const struct elf_file *f, const struct aent *a, const struct aent *b)
+{
+	const struct esym *x = &f->syms[a->sym], *y = &f->syms[b->sym];
+	size_t ux = leading_underscores(x), uy = leading_underscores(y);
+
+	if (!x->size != !y->size)
+		return x->size != 0;
+	if (x->dyn != y->dyn)
+		return !x->dyn;
+	if (a->value != b->value)
+		return a->value > b->value;
+	if (ux != uy)
+		return ux < uy;
+	if (bind_rank(x->bind) != bind_rank(y->bind))
+		return bind_rank(x->bind) < bind_rank(y->bind);
+	if (x->hidden != y->hidden)
+		return !x->hidden;
+	return x->order < y->order;
+}
+
+/* Bounds the backward walk over nested or overlapping functions. */
+#define ADDR_WALK_MAX 4096
+
+int elf_file_addr_sym(struct elf_file *f, uint64_t vaddr, char *name, size_t len, uint64_t *start,
+		      uint64_t *size)
+{
+	const struct aent *best = NULL;
+	size_t lo = 0, hi, i, steps = 0;
+	const struct esym *s;
+	uint64_t top;
+
+	if (!f->addr_built && build_addr_index(f))
+		return -ENOMEM;
+	hi = f->naddr;
+	/* lo: the first function that starts after vaddr. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (f->addr[mid].value <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return -ENOENT;
+	top = f->addr[lo - 1].value;
+	for (i = lo; i-- > 0 && steps++ < ADDR_WALK_MAX;) {
+		const struct aent *a = &f->addr[i];
+		bool sized = f->syms[a->sym].size != 0;
+
+		/* Nothing sized from here down reaches vaddr, and size 0 only counts at top. */
+		if (a->value != top && a->pmax <= vaddr)
+			break;
+		if (vaddr >= a->end || (!sized && a->value != top))
+			continue;
+		if (!best || addr_better(f, a, best))
+			best = a;
+	}
+	if (!best)
+		return -ENOENT;
+	s = &f->syms[best->sym];
+	if (name && len) {
+		size_t n = s->klen < len - 1 ? s->klen : len - 1;
+
+		memcpy(name, s->name, n);
+		name[n] = '\0';
+	}
+	if (start)
+		*start = s->value;
+	if (size)
+		*size = s->size;
+	return 0;
 }
 
 #if defined(__x86_64__)

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * Symbols of an ELF executable or shared library, read with libelf: file
- * offsets of functions for uprobes (and, later, addresses to names for a
- * symbolizer). Opening a file indexes its .symtab and .dynsym once, so
- * lookups are a binary search.
+ * offsets of functions for uprobes, and addresses to names for the stack
+ * symbolizer (symbolize.h). Opening a file indexes its .symtab and .dynsym
+ * once, so lookups are a binary search.
  */
 #ifndef ST_ELFSYM_H
 #define ST_ELFSYM_H
@@ -39,6 +39,40 @@ ssize_t elf_file_read(struct elf_file *f, uint64_t off, void *buf, size_t n);
 bool elf_file_is_exec(const struct elf_file *f);
 /* Number of indexed (defined, named) symbols; for tests and diagnostics. */
 size_t elf_file_nsyms(const struct elf_file *f);
+
+/*
+ * The symbolizer's side: addresses to names.
+ *
+ * The NT_GNU_BUILD_ID note: copies up to len bytes of it to id (id may be
+ * NULL) and returns its length, 0 when the file has none.
+ */
+size_t elf_file_build_id(const struct elf_file *f, uint8_t *id, size_t len);
+/* Functions in .symtab: false for a stripped file (only .dynsym, if that). */
+bool elf_file_has_symtab(const struct elf_file *f);
+/*
+ * Virtual address of file offset off, through the PT_LOAD segment whose
+ * file bytes hold it. 0, or -ENOENT outside every segment.
+ */
+int elf_file_off_vaddr(const struct elf_file *f, uint64_t off, uint64_t *vaddr);
+/*
+ * The function (STT_FUNC or STT_GNU_IFUNC, defined, nonzero value) that
+ * contains virtual address vaddr: its name without "@VER" into name (len
+ * bytes, truncated), its value and size (each may be NULL). A sized
+ * function contains [value, value + size); a size-0 one (an assembler label)
+ * is used only when no sized function contains vaddr and no function starts
+ * between it and vaddr, and never reaches past its section. Sized before
+ * size 0, .symtab before .dynsym, innermost first; aliases prefer fewer
+ * leading underscores, then global, then the default version. The address
+ * index is built on the first call. 0, -ENOENT, or -ENOMEM.
+ */
+int elf_file_addr_sym(struct elf_file *f, uint64_t vaddr, char *name, size_t len, uint64_t *start,
+		      uint64_t *size);
+/*
+ * Gives up the file descriptor once opened (a symbolizer keeps up to a
+ * thousand files): lookups keep working from libelf's mapping, but
+ * elf_file_read() then fails with -EBADF.
+ */
+void elf_file_close_fd(struct elf_file *f);
 
 /*
  * If code (the first n bytes of a function) only loads a 32-bit field of
