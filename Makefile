@@ -51,7 +51,8 @@ LDLIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz $(SAN_FLAGS) $(EXTRA_LDFLAG
 # Debian packages the build, the tests and the demo need.
 DEPS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
 	libcmocka-dev clang-format clang-tidy cppcheck python3 python3-pytest \
-	libclang-rt-14-dev procps util-linux libssl-dev nginx openssl iproute2 nftables
+	libclang-rt-14-dev procps util-linux libssl-dev nginx openssl iproute2 nftables \
+	golang-go libc6-dbg
 
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -93,6 +94,12 @@ $(BUILD)/tools/st-tlsstorm $(BUILD)/tools/st-tlsserver: $(BUILD)/tools/st-%: too
 $(BUILD)/tools/st-tlsserver-static: tools/tlsserver.c tools/tool.h | $(BUILD)/tools
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $< -Wl,-Bstatic -lssl -lcrypto -Wl,-Bdynamic -ldl -pthread -o $@
+
+# The CPU workload keeps frame pointers everywhere (leaf functions too), so
+# its known call chain survives the kernel's frame-pointer unwinder.
+$(BUILD)/tools/st-cpuburn: tools/cpuburn.c tools/tool.h | $(BUILD)/tools
+	$(call msg,CC,$@)
+	$(Q)$(CC) $(CFLAGS) -fno-omit-frame-pointer -mno-omit-leaf-frame-pointer $< -pthread -o $@
 
 # Scenario generators (tools/): plain C programs, no BPF.
 $(BUILD)/tools/st-%: tools/%.c tools/tool.h | $(BUILD)/tools

@@ -51,4 +51,16 @@ static __always_inline long st_mm_counter(struct mm_struct *mm, int member)
 	return v > 0 ? v : 0;
 }
 
+/* Linux 5.14 (2f064a59a11f) renamed task_struct.state to __state (and made it an unsigned int). */
+struct task_struct___old {
+	long state;
+} __attribute__((preserve_access_index));
+
+static __always_inline unsigned int st_task_state(struct task_struct *t)
+{
+	if (bpf_core_field_exists(t->__state))
+		return BPF_CORE_READ(t, __state);
+	return BPF_CORE_READ((struct task_struct___old *)t, state);
+}
+
 #endif

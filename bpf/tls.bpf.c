@@ -23,6 +23,7 @@
 
 #include "tls.h"
 #include "maps.bpf.h"
+#include "tls_maps.bpf.h"
 
 /* uprobes use the kprobe calling-convention macros (libbpf 1.1 has no BPF_UPROBE). */
 
@@ -36,19 +37,7 @@ __u32 stopping = 0;
 #define S_IFMT 00170000
 #define S_IFSOCK 0140000
 #define BIO_C_SET_FD 104
-#define PH_DEPTH 8
 #define PH_CERTOP 0x80 /* in a crypto cookie's phase: a certificate-key operation */
-
-/* A thread inside an SSL call. */
-struct thr {
-	__u64 ssl;
-	__u32 depth; /* nested SSL calls (SSL_accept -> SSL_do_handshake) */
-	__u32 overflow; /* crypto calls deeper than PH_DEPTH */
-	__u8 in_hs; /* the SSL is in a handshake */
-	__u8 nph;
-	__u8 ph[PH_DEPTH];
-	__u8 pad[6];
-};
 
 struct ssl_key {
 	__u32 tgid;
@@ -74,13 +63,6 @@ struct ssl_state {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u32);
-	__type(value, struct thr);
-} threads SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);
 	__type(key, struct ssl_key);
 	__type(value, struct ssl_state);
@@ -93,21 +75,6 @@ struct {
 	__type(key, struct ssl_key);
 	__type(value, __s32);
 } bios SEC(".maps");
-
-/* Processes that used OpenSSL while wanted: the sampler counts only them. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 8192);
-	__type(key, __u32);
-	__type(value, __u8);
-} tls_pids SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 8192 * TLS_PH_NR);
-	__type(key, struct tls_cpu_key);
-	__type(value, __u64);
-} tls_cpu SEC(".maps");
 
 static __always_inline struct ssl_state *ssl_get(__u64 ssl, __u64 ck, bool create)
 {
@@ -395,33 +362,5 @@ int BPF_KRETPROBE(tls_crypto_exit)
 		th->overflow--;
 	else if (th->nph)
 		th->nph--;
-	return 0;
-}
-
-/* The CPU sampler: one sample is one period of CPU of the current thread. */
-SEC("perf_event")
-int tls_sample(struct bpf_perf_event_data *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct tls_cpu_key k = { .pid = id >> 32, .phase = TLS_PH_NONE };
-	__u32 tid = (__u32)id;
-	struct thr *th;
-	__u64 *v, one = 1;
-	__u8 n;
-
-	if (!k.pid || !bpf_map_lookup_elem(&tls_pids, &k.pid))
-		return 0;
-	th = bpf_map_lookup_elem(&threads, &tid);
-	if (th && th->in_hs) {
-		n = th->nph;
-		k.phase = TLS_PH_HANDSHAKE;
-		if (n > 0 && n <= PH_DEPTH)
-			k.phase = th->ph[(n - 1) & (PH_DEPTH - 1)];
-	}
-	v = bpf_map_lookup_elem(&tls_cpu, &k);
-	if (v)
-		*v += 1;
-	else if (bpf_map_update_elem(&tls_cpu, &k, &one, BPF_NOEXIST))
-		st_count_lost(ST_LOST_MAPFULL);
 	return 0;
 }

@@ -20,6 +20,7 @@ struct concern {
 	const char *name;
 	unsigned int bit; /* 1 << index in the table */
 	uint16_t type_min, type_max; /* the record types it decodes */
+	unsigned int needs; /* concerns it needs running beside it (bits) */
 
 	/* Kernel side, live only. Each returns 0 or -errno. */
 	int (*open)(struct spine *sp, void **priv);
@@ -43,6 +44,7 @@ extern const struct concern concern_proc;
 extern const struct concern concern_mem;
 extern const struct concern concern_tls;
 extern const struct concern concern_tcp;
+extern const struct concern concern_cpu;
 
 /* The table, in attach order. */
 extern const struct concern *const concerns[];

@@ -28,7 +28,7 @@ static const char record_usage[] =
 	"\n"
 	"  -d, --duration SECS  stop after SECS (default: at SIGINT/SIGTERM)\n"
 	"  -o, --output FILE    recording to write (replaced if it exists, never a symlink)\n"
-	"      --only LIST      comma list of concerns: proc,mem,tls,tcp\n"
+	"      --only LIST      comma list of concerns: proc,mem,tls,tcp,cpu\n"
 	"  -F, --freq HZ        CPU sampling rate (default 99)\n"
 	"  -p, --pid PID        only this process and its descendants\n"
 	"  -c, --cgroup PATH    only this cgroup and below (cgroup2 or v1 memory path)\n"
@@ -41,15 +41,18 @@ static const char record_usage[] =
 	"  spiketrace report spike.rec\n";
 
 static const char report_usage[] =
-	"Usage: spiketrace report [FILE] [--format text|json] [-o OUT]\n"
+	"Usage: spiketrace report [FILE] [--format text|json|folded|pprof] [-o OUT]\n"
 	"Explain a recording: ranked causes, their processes, the events in time order.\n"
 	"\n"
-	"  --format FMT   text (default) or json\n"
+	"  --format FMT   text (default), json, folded (collapsed stacks for flamegraph.pl,\n"
+	"                 inferno, speedscope) or pprof (gzipped profile.proto)\n"
 	"  -o, --output   write to OUT instead of stdout\n"
 	"\n"
 	"Examples:\n"
 	"  spiketrace report spike.rec\n"
-	"  spiketrace report spike.rec --format json | jq '.causes[0]'\n";
+	"  spiketrace report spike.rec --format json | jq '.causes[0]'\n"
+	"  spiketrace report spike.rec --format folded | flamegraph.pl > cpu.svg\n"
+	"  spiketrace report spike.rec --format pprof -o cpu.pb.gz && go tool pprof -top cpu.pb.gz\n";
 
 static const char proc_usage[] =
 	"Usage: spiketrace proc [--json] [-d SECS] [-p PID] [-c CGROUP]\n"
@@ -168,8 +171,9 @@ static int cmd_report(struct options *o)
 	FILE *out;
 	int rc;
 
-	if (strcmp(fmt, "text") && strcmp(fmt, "json")) {
-		log_err("report: unknown format '%s' (text, json)", fmt);
+	if (strcmp(fmt, "text") && strcmp(fmt, "json") && strcmp(fmt, "folded") &&
+	    strcmp(fmt, "pprof")) {
+		log_err("report: unknown format '%s' (text, json, folded, pprof)", fmt);
 		return 2;
 	}
 	m = model_new(0);
@@ -183,9 +187,14 @@ static int cmd_report(struct options *o)
 	if (!rc) {
 		if (!strcmp(fmt, "json"))
 			report_json(m, out);
+		else if (!strcmp(fmt, "folded"))
+			rc = report_folded(m, out);
+		else if (!strcmp(fmt, "pprof"))
+			rc = report_pprof(m, out);
 		else
 			report_text(m, out, path);
-		rc = close_out(out, o->output);
+		if (close_out(out, o->output))
+			rc = 1;
 	}
 	model_free(m);
 	return rc;
@@ -197,6 +206,7 @@ enum stream_what {
 	SW_MEM_TABLE = 1 << 1, /* the periodic per-job memory table */
 	SW_TLS = 1 << 2, /* handshake lines */
 	SW_TCP = 1 << 3, /* transition, reset and close lines */
+	SW_CPU_TABLE = 1 << 4, /* the periodic per-job CPU table */
 };
 
 static int stream_cmd(struct options *o, const char *names, unsigned int what)
@@ -224,6 +234,10 @@ static int stream_cmd(struct options *o, const char *names, unsigned int what)
 	model_listen(m, stream_event, &s);
 	if (what & SW_MEM_TABLE) {
 		sp.tick_cb = stream_mem_tick;
+		sp.tick_ctx = &s;
+	}
+	if (what & SW_CPU_TABLE) {
+		sp.tick_cb = stream_cpu_tick;
 		sp.tick_ctx = &s;
 	}
 	rc = trace(&sp, o, m, NULL, "");
@@ -353,6 +367,27 @@ static int cmd_tcp(struct options *o)
 	return stream_cmd(o, "proc,tcp", SW_TCP);
 }
 
+static const char cpu_usage[] =
+	"Usage: spiketrace cpu [--json] [-i SECS] [-d SECS] [-p PID] [-c CGROUP] [-F HZ]\n"
+	"A per-job table, like top: CPU share of the last interval, CPU seconds so far,\n"
+	"the most threads runnable at once and the time threads waited for a CPU.\n"
+	"record + report --format folded|pprof give the flame graph.\n"
+	"\n"
+	"  --json         one JSON object per job and interval, type cpu\n"
+	"  -i SECS        table period (default 2)\n"
+	"  -F HZ          sampling rate (default 99)\n"
+	"  -d SECS        stop after SECS\n"
+	"  -p PID, -c CGROUP  only that process tree / cgroup\n"
+	"\n"
+	"Examples:\n"
+	"  spiketrace cpu -i 1\n"
+	"  spiketrace cpu --json -d 30 | jq -c 'select(.cpu_pct > 50)'\n";
+
+static int cmd_cpu(struct options *o)
+{
+	return stream_cmd(o, "proc,cpu", SW_CPU_TABLE);
+}
+
 static const struct cmd cmds[] = {
 	{ "record", OPT_TRACING | OPT_OUTPUT | OPT_ONLY | OPT_FREQ | OPT_PORTS, cmd_record,
 	  "record every concern into a file", record_usage },
@@ -366,6 +401,8 @@ static const struct cmd cmds[] = {
 	  "stream OpenSSL handshakes (peer, latency, kind)", tls_usage },
 	{ "tcp", OPT_TRACING | OPT_JSON | OPT_PORTS, cmd_tcp,
 	  "stream TCP transitions, resets (idle time) and closes", tcp_usage },
+	{ "cpu", OPT_TRACING | OPT_JSON | OPT_INTERVAL | OPT_FREQ, cmd_cpu,
+	  "stream a per-job CPU, concurrency and run-delay table", cpu_usage },
 	{ "features", OPT_JSON | OPT_BTF, cmd_features, "what this kernel supports",
 	  features_usage },
 };

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cause.h"
+#include "cpumodel.h"
 #include "model.h"
 #include "tcpmodel.h"
 #include "tlsmodel.h"
@@ -61,6 +62,7 @@ void model_free(struct model *m)
 	free(m->ooms);
 	tls_model_free(m->tls);
 	tcp_model_free(m->tcp);
+	cpu_model_free(m->cpu);
 	free(m);
 }
 
@@ -387,7 +389,7 @@ int proc_exit_code(const struct proc *p)
 bool proc_active(const struct proc *p)
 {
 	return !p->seeded || p->execs || p->exited || p->mem.faults || p->oom_killed || p->tls_hs ||
-	       p->tcp_ev;
+	       p->tcp_ev || p->cpu_seen;
 }
 
 static void add_sample(struct model *m, struct proc *p, uint64_t ts)
@@ -801,10 +803,15 @@ static double m_resets(const struct job *j)
 	return (double)j->tcp_resets;
 }
 
+static double m_cpu(const struct job *j)
+{
+	return j->cpu_s;
+}
+
 /* docs/causes.md lists these; a concern adds its metrics here. */
 static const struct metric metrics[] = {
-	{ 1.0, m_execs },  { 0.5, m_conc }, { 2.0, m_growth }, { 1.0, m_peak },
-	{ 1.0, m_faults }, { 3.0, m_oom },  { 1.0, m_tls },    { 1.0, m_resets },
+	{ 1.0, m_execs }, { 0.5, m_conc }, { 2.0, m_growth }, { 1.0, m_peak }, { 1.0, m_faults },
+	{ 3.0, m_oom },	  { 1.0, m_tls },  { 1.0, m_resets }, { 1.5, m_cpu },
 };
 
 static struct tls_proc *tls_of(const struct model *m, const struct proc *p)
@@ -897,6 +904,7 @@ void model_finalize(struct model *m, uint64_t t_end)
 		job_mem(m, j);
 		job_tls(m, j);
 		job_tcp(m, j);
+		cpu_job(m, j);
 		if (!j->root || j->cgroup)
 			j->root = job_root(j);
 		v[n++] = j;

@@ -21,6 +21,7 @@ struct tcp_event;
 struct tcp_conn;
 struct tcp_model;
 struct tcp_counts;
+struct cpu_model;
 
 /* A per-second sample of a process's cumulative counters, for timelines. */
 struct sample {
@@ -62,6 +63,7 @@ struct proc {
 	bool oom_killed;
 	uint64_t tls_hs; /* TLS handshakes it completed or failed */
 	uint64_t tcp_ev; /* TCP transitions and resets of its sockets */
+	bool cpu_seen; /* the CPU sampler caught it running */
 	struct sample *samples;
 	size_t nsamples, samples_cap;
 	struct proc *parent; /* the entry of the parent at fork time */
@@ -89,6 +91,8 @@ struct job {
 	double tls_cpu_s; /* CPU its processes spent in TLS handshakes */
 	uint64_t tcp_connections; /* TCP connections its processes opened or accepted */
 	uint64_t tcp_resets; /* resets its processes' connections received or sent */
+	double cpu_s; /* sampled CPU of its processes */
+	double run_delay_s; /* its threads' time runnable but waiting for a CPU */
 	double score;
 	struct job *next;
 };
@@ -178,6 +182,7 @@ struct model {
 	unsigned int concerns; /* which concerns were recorded (bitmask) */
 	struct tls_model *tls; /* NULL until the first TLS record */
 	struct tcp_model *tcp; /* NULL until the first TCP record */
+	struct cpu_model *cpu; /* NULL until the first CPU record */
 	size_t reset_marks; /* MARK_RESET marks made (bounded) */
 
 	model_cb cb;

@@ -27,4 +27,11 @@ void report_json_tcp_reset(struct json_w *w, struct model *m, const struct tcp_r
 /* The keys of one closed connection (tcp.connections[] and the tcp_close line). */
 void report_json_tcp_conn(struct json_w *w, struct model *m, const struct tcp_conn *c);
 
+/* The "cpu" object and the CPU section (user/report_cpu.c, docs/cpu.md). */
+void report_json_cpu(struct json_w *w, struct model *m);
+void report_text_cpu(struct model *m, FILE *out);
+/* The CPU profile, cause frames first: collapsed stacks, or gzipped pprof. 0 or 1. */
+int report_folded(struct model *m, FILE *out);
+int report_pprof(struct model *m, FILE *out);
+
 #endif

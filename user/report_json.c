@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "concern.h"
+#include "cpumodel.h"
 #include "json.h"
 #include "report.h"
 
@@ -48,6 +49,10 @@ static void cause(struct json_w *w, struct model *m, const struct job *j)
 	json_arr_end(w);
 	json_kuint(w, "execs", j->execs);
 	json_kuint(w, "max_concurrency", j->max_concurrency);
+	if (m->concerns & concern_cpu.bit) {
+		json_kdouble(w, "cpu_s", j->cpu_s);
+		json_kdouble(w, "run_delay_s", j->run_delay_s);
+	}
 	if (m->concerns & concern_by_name("mem")->bit) {
 		json_kuint(w, "page_faults", j->page_faults);
 		json_kuint(w, "rss_peak_bytes", j->rss_peak);
@@ -86,6 +91,8 @@ static void process(struct json_w *w, struct model *m, struct proc *p)
 	else
 		json_knull(w, "exit_code");
 	json_kuint(w, "execs", p->execs);
+	if (m->concerns & concern_cpu.bit)
+		json_kdouble(w, "cpu_s", cpu_proc_s(m, p));
 	if (m->concerns & concern_by_name("mem")->bit) {
 		json_kuint(w, "page_faults", p->mem.faults);
 		json_kuint(w, "rss_peak_bytes", p->mem.rss_peak);
@@ -158,6 +165,12 @@ static void series(struct json_w *w, const struct model *m)
 		if (m->concerns & concern_by_name("tcp")->bit) {
 			model_series_tcp(m, j, iv, v, nb);
 			one_series(w, j, "tcp_resets", v, nb);
+		}
+		if (m->concerns & concern_cpu.bit) {
+			model_series_cpu(m, j, iv, v, nb);
+			one_series(w, j, "cpu_s", v, nb);
+			model_series_conc(m, j, iv, v, nb);
+			one_series(w, j, "runnable", v, nb);
 		}
 		if (!(m->concerns & concern_by_name("mem")->bit))
 			continue;
@@ -239,6 +252,8 @@ void report_json(struct model *m, FILE *out)
 		report_json_tls(w, m);
 	if (m->concerns & concern_by_name("tcp")->bit)
 		report_json_tcp(w, m);
+	if (m->concerns & concern_cpu.bit)
+		report_json_cpu(w, m);
 	json_key(w, "timeline");
 	json_obj_begin(w);
 	json_kdouble(w, "interval_s", model_interval_s(m));

@@ -73,18 +73,23 @@ static const char *human(uint64_t b, char *buf, size_t len)
 static void causes(struct model *m, FILE *out)
 {
 	bool mem = m->concerns & concern_by_name("mem")->bit;
+	bool cpu = m->concerns & concern_cpu.bit;
 	const struct job *j;
 	char a[16], b[16];
 	int rank = 0;
 
 	fprintf(out, "\nTOP CAUSES (ranked by score, docs/causes.md)\n");
 	fprintf(out, " %-3s %-30s %5s %5s %4s", "#", "CAUSE", "PROCS", "EXECS", "CONC");
+	if (cpu)
+		fprintf(out, " %7s", "CPU-S");
 	if (mem)
 		fprintf(out, " %8s %8s %9s %3s", "RSS-PEAK", "GROWTH", "FAULTS", "OOM");
 	fputc('\n', out);
 	for (j = m->jobs; j && j->nprocs && rank < TOP_CAUSES; j = j->next) {
 		fprintf(out, " %-3d %-30.30s %5zu %5u %4u", ++rank, j->name, j->nprocs, j->execs,
 			j->max_concurrency);
+		if (cpu)
+			fprintf(out, " %7.2f", j->cpu_s);
 		if (mem)
 			fprintf(out, " %8s %8s %9llu %3u", human(j->rss_peak, a, sizeof(a)),
 				human(j->rss_growth, b, sizeof(b)),
@@ -174,6 +179,7 @@ void report_text(struct model *m, FILE *out, const char *source)
 	header(m, out, source);
 	causes(m, out);
 	ooms(m, out);
+	report_text_cpu(m, out);
 	report_text_tls(m, out);
 	report_text_tcp(m, out);
 	events(m, out);

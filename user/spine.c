@@ -178,11 +178,12 @@ const char *spine_pick(struct spine *sp, struct bpf_program *btf, struct bpf_pro
 		       const char *btf_name, const char *cat, const char *name)
 {
 	bool use_btf = btf && feat_btf_tp(&sp->feat, btf_name);
-	bool has_tp = feat_tracepoint(&sp->feat, cat, name);
+	bool has_tp = tp && feat_tracepoint(&sp->feat, cat, name);
 
 	if (btf)
 		bpf_program__set_autoload(btf, use_btf);
-	bpf_program__set_autoload(tp, !use_btf && has_tp);
+	if (tp)
+		bpf_program__set_autoload(tp, !use_btf && has_tp);
 	return use_btf ? "tp_btf" : has_tp ? name : "missing";
 }
 
@@ -267,31 +268,52 @@ static int resolve_filter(struct spine *sp, const struct options *o)
 	return 0;
 }
 
-/*
- * One -p set for all concerns: the first object's map is reused by the
- * others, so a fork seen by the proc concern makes the child followed
- * everywhere (an object's own copy would never grow).
- */
-static void share_followed(struct spine *sp, struct bpf_object *obj)
+/* The first object's map of that name, reused by this one. */
+static void share_map(struct spine *sp, struct bpf_object *obj, const char *name)
 {
-	struct bpf_map *m = bpf_object__find_map_by_name(obj, "followed");
+	struct bpf_map *m = bpf_object__find_map_by_name(obj, name);
 	size_t i;
 
 	for (i = 0; m && i < sp->ninst; i++) {
 		struct bpf_object *o =
 			sp->inst[i].priv ? sp->inst[i].c->object(sp->inst[i].priv) : NULL;
 		struct bpf_map *first =
-			o && o != obj ? bpf_object__find_map_by_name(o, "followed") : NULL;
+			o && o != obj ? bpf_object__find_map_by_name(o, name) : NULL;
 
 		if (first && bpf_map__fd(first) >= 0) {
 			int err = bpf_map__reuse_fd(m, bpf_map__fd(first));
 
 			if (err)
-				log_warn("cannot share the -p set between concerns: %s",
+				log_warn("cannot share map %s between concerns: %s", name,
 					 strerror(-err));
 			return;
 		}
 	}
+}
+
+/*
+ * Maps more than one object uses: the -p set (a fork seen by the proc
+ * concern makes the child followed everywhere), and the TLS per-thread state
+ * the CPU sampler reads (bpf/tls_maps.bpf.h). The first object to load
+ * creates them; later ones reuse them.
+ */
+static void share_maps(struct spine *sp, struct bpf_object *obj)
+{
+	static const char *const names[] = { "followed", "threads", "tls_pids", "tls_cpu" };
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(names); i++)
+		share_map(sp, obj, names[i]);
+}
+
+struct spine_inst *spine_inst_of(struct spine *sp, const struct concern *c)
+{
+	size_t i;
+
+	for (i = 0; i < sp->ninst; i++)
+		if (sp->inst[i].c == c)
+			return &sp->inst[i];
+	return NULL;
 }
 
 static int seed_followed(struct spine *sp, struct bpf_object *obj)
@@ -375,7 +397,7 @@ static int start_one(struct spine *sp, struct spine_inst *in)
 	ev = bpf_object__find_map_by_name(obj, "events");
 	if (ev && sp->o->ringbuf_kb)
 		bpf_map__set_max_entries(ev, sp->o->ringbuf_kb * 1024);
-	share_followed(sp, obj);
+	share_maps(sp, obj);
 	err = c->load(in->priv);
 	if (err) {
 		log_err("%s: the kernel refused our BPF programs (%s); run with -vv for the "
@@ -408,6 +430,11 @@ int spine_start(struct spine *sp, const struct options *o, struct model *m, stru
 	struct sigaction sa = { .sa_handler = on_signal };
 	unsigned int want = o->concerns ? o->concerns : ~0u;
 	size_t i;
+
+	sp->asked = want;
+	for (i = 0; i < nconcerns; i++)
+		if (concerns[i]->bit & sp->asked)
+			want |= concerns[i]->needs;
 
 	sp->o = o;
 	sp->live = true;

@@ -41,6 +41,7 @@ typedef void (*spine_tick_cb)(void *ctx, uint64_t now);
 struct spine {
 	const struct options *o;
 	bool live;
+	unsigned int asked; /* concerns the user asked for (others run as dependencies) */
 	struct features feat;
 	struct st_filter filter;
 	struct spine_inst inst[SPINE_MAX_CONCERNS];
@@ -52,11 +53,15 @@ struct spine {
 	struct cg_resolver *cg;
 	uint64_t lost_user; /* records we could not decode */
 	uint64_t lost_bpf;
+	uint64_t sample_period_ns; /* CPU time one sampler tick stands for; 0 = no sampler */
 	spine_tick_cb tick_cb;
 	void *tick_ctx;
 };
 
 extern volatile sig_atomic_t st_exiting;
+
+/* The instance of concern c, or NULL when it does not run. */
+struct spine_inst *spine_inst_of(struct spine *sp, const struct concern *c);
 
 /*
  * Checks privileges, BTF, tracefs (mounting it and bpffs when absent) and
@@ -75,7 +80,7 @@ void spine_emit(struct spine *sp, const struct st_hdr *h);
 /*
  * Enables one variant of a program: its tp_btf form when btf is given and
  * kernel BTF has btf_name, else the classic tracepoint cat/name when tracefs
- * has it, else neither. Returns "tp_btf", the classic name, or "missing".
+ * has it (tp may be NULL: no classic form), else neither. Returns "tp_btf", the classic name, or "missing".
  */
 const char *spine_pick(struct spine *sp, struct bpf_program *btf, struct bpf_program *tp,
 		       const char *btf_name, const char *cat, const char *name);

@@ -385,6 +385,7 @@ static void tcp_json(struct stream *s, const struct tcp_event *e, const struct t
 void stream_free(struct stream *s)
 {
 	hmap_free(&s->prev_faults);
+	hmap_free(&s->prev_cpu);
 }
 
 void stream_event(void *ctx, const struct mev *ev)

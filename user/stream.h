@@ -20,12 +20,15 @@ struct stream {
 	uint64_t next_table;
 	uint64_t last_table;
 	struct hmap prev_faults; /* job -> page faults at the last table */
+	struct hmap prev_cpu; /* job -> CPU microseconds + 1 at the last table */
 };
 
 /* A model listener (model_listen(m, stream_event, &stream)). */
 void stream_event(void *ctx, const struct mev *ev);
 /* A spine tick callback: the periodic per-job memory table. */
 void stream_mem_tick(void *ctx, uint64_t now);
+/* A spine tick callback: the periodic per-job CPU table (user/stream_cpu.c). */
+void stream_cpu_tick(void *ctx, uint64_t now);
 void stream_free(struct stream *s);
 /* Writes the lineage comms of p, root first, joined by sep. */
 void stream_lineage(FILE *out, struct model *m, struct proc *p, const char *sep);

@@ -3,8 +3,9 @@
  * The tls concern: finds OpenSSL (system libraries from the linker cache,
  * copies mapped by processes, executables that link it statically),
  * attaches uprobes to each file once, learns each libssl's struct layout
- * from its own accessor functions, runs the CPU sampler, and turns the
- * per-process phase samples into snapshot records each second.
+ * from its own accessor functions, and turns the per-process phase samples
+ * (counted by the cpu concern's sampler in our maps) into snapshot records
+ * each second.
  */
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -22,7 +23,6 @@
 #include "elfsym.h"
 #include "log.h"
 #include "procfs.h"
-#include "sampler.h"
 #include "spine.h"
 #include "tls.h"
 #include "tls.skel.h"
@@ -80,7 +80,6 @@ static const struct probe_def probe_defs[] = {
 
 struct tls_priv {
 	struct tls_bpf *skel;
-	struct sampler smp;
 	struct bpf_link **links;
 	size_t nlinks, links_cap;
 	struct hmap files; /* dev/ino hash of every file looked at, attached or skipped */
@@ -98,10 +97,10 @@ SPINE_DEFINE_OPEN(tls)
 static int tls_configure(struct spine *sp, void *priv)
 {
 	struct tls_priv *p = priv;
-	unsigned int hz = sp->o->freq ? sp->o->freq : SAMPLER_DEFAULT_HZ;
 
 	SPINE_SET_FILTERS(p->skel->rodata, sp);
-	snprintf(p->variant, sizeof(p->variant), "uprobes sampler=cpu-clock@%uHz", hz);
+	/* CPU by phase comes from the cpu concern's sampler, which reads our maps. */
+	snprintf(p->variant, sizeof(p->variant), "uprobes");
 	return 0;
 }
 
@@ -338,7 +337,6 @@ static int tls_attach(struct spine *sp, void *priv)
 {
 	struct tls_priv *p = priv;
 	struct scan_ctx sc = { sp, p };
-	int err;
 
 	if (!sp->filter.tgid)
 		tlsfind_system(on_cand, &sc);
@@ -347,10 +345,6 @@ static int tls_attach(struct spine *sp, void *priv)
 	if (!p->nlibs)
 		log_warn("tls: no OpenSSL library found yet; looking again every %llu s",
 			 RESCAN_NS / 1000000000ull);
-	err = sampler_open(&p->smp, p->skel->progs.tls_sample, sp->o->freq);
-	if (err)
-		log_warn("tls: no CPU sampler (%s): handshake CPU by phase will be missing",
-			 strerror(-err));
 	return 0;
 }
 
@@ -403,7 +397,6 @@ static void tls_detach(void *priv)
 	struct tls_priv *p = priv;
 
 	p->detached = true;
-	sampler_close(&p->smp);
 	detach_links(p);
 }
 
@@ -460,7 +453,7 @@ static void tick_cpu(struct spine *sp, struct tls_priv *p, uint64_t now)
 
 	if (!s)
 		return;
-	s->period_ns = p->smp.period_ns;
+	s->period_ns = sp->sample_period_ns;
 	hmap_init(&seen);
 	while (!bpf_map__get_next_key(m, prev, &next, sizeof(next))) {
 		k = next;
@@ -582,6 +575,7 @@ const struct concern concern_tls = {
 	.bit = 1 << 2,
 	.type_min = ST_TLS_HS,
 	.type_max = ST_TLS_LIB,
+	.needs = 1 << 4, /* its CPU by phase comes from the cpu concern's sampler */
 	.open = tls_open,
 	.configure = tls_configure,
 	.load = tls_load,
