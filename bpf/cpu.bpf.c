@@ -233,10 +233,14 @@ static __always_inline void rq_mark(struct task_struct *t)
 	if (!tid || !sched_wanted(t, r.tgid) || bpf_map_lookup_elem(&rq, &tid))
 		return;
 	r.cgid = task_cgid(t);
+	/* The job rule (proc_cgroup()): cgroup2 unless at its root, then v1 memory. */
+	r.memcg = r.cgid <= 1 ? st_task_memcg_id(t) : 0;
 	if (bpf_map_update_elem(&rq, &tid, &r, BPF_NOEXIST))
 		return;
 	conc_add(r.cgid, CPU_CONC_CGROUP, 1);
 	conc_add(r.tgid, CPU_CONC_TGID, 1);
+	if (r.memcg && r.memcg != r.cgid)
+		conc_add(r.memcg, CPU_CONC_MEMCG, 1);
 }
 
 static __always_inline void rq_unmark(__u32 tid)
@@ -251,6 +255,8 @@ static __always_inline void rq_unmark(__u32 tid)
 		return; /* another CPU took it */
 	conc_add(copy.cgid, CPU_CONC_CGROUP, -1);
 	conc_add(copy.tgid, CPU_CONC_TGID, -1);
+	if (copy.memcg && copy.memcg != copy.cgid)
+		conc_add(copy.memcg, CPU_CONC_MEMCG, -1);
 }
 
 static __always_inline void wait_start(struct task_struct *t)

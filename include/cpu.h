@@ -36,10 +36,11 @@ enum cpu_cnt {
 	CPU_CNT_NR = 8,
 };
 
-/* Runnable-thread counts, per cgroup (kind 0) and per process (kind 1). */
+/* Runnable-thread counts: per cgroup2 group, per process, per v1 memory cgroup. */
 enum cpu_conc_kind {
 	CPU_CONC_CGROUP = 0,
 	CPU_CONC_TGID = 1,
+	CPU_CONC_MEMCG = 2, /* jobs of hybrid hosts live in the v1 memory hierarchy */
 };
 
 struct cpu_conc_key {
@@ -62,6 +63,7 @@ struct cpu_delay {
 /* A thread we count as runnable (cpu_rq map), with where it was counted. */
 struct cpu_rq {
 	__u64 cgid;
+	__u64 memcg;
 	__u32 tgid;
 	__u32 pad;
 };
@@ -112,13 +114,14 @@ struct cpu_samples_rec {
 	__u64 period_ns;
 	__u64 samples; /* all samples this second, idle included (host CPU busy) */
 	__u64 idle;
+	__u64 lost_stacks; /* samples whose stack the stack map could not hold */
 	__u32 n;
 	__u32 pad;
 	struct cpu_sample_ent e[];
 };
 
 struct cpu_sched_ent {
-	__u64 id; /* cgroup2 id or tgid */
+	__u64 id; /* cgroup2 id, tgid or v1 memory cgroup id */
 	__u32 kind; /* enum cpu_conc_kind */
 	__u32 max_runnable; /* most runnable threads at once this second */
 	__u64 delay_ns; /* cumulative run-queue delay (tgid entries) */

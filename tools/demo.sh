@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make demo`: replays the scenarios that spiketrace explains today while
+# `make demo`: replays the scenarios (1 to 4) while
 # recording them, then writes demo/report.txt and demo/report.json and
 # prints the text report. Bounded; cleans up after itself.
 set -euo pipefail
@@ -46,6 +46,12 @@ build/tools/st-tlsstorm --server s_server --port 14443 --full 20 --reneg 12 \
 	| tail -n 1 >"$OUT/tls-s_server.json"
 read -r -t 1 <> <(:) || true # the servers' last SSL_free
 
+echo "demo: scenario 3, the noisy neighbour (8 busy workers beside a 10 ms periodic service)"
+# One job fans out CPU-bound workers on this box's cores for 4 s while a small
+# latency-sensitive service wakes every 10 ms in its own cgroup.
+build/tools/st-noisy -n 8 -d 4 --cgroup "st-demo-noisy-$$" --service-cgroup "st-demo-svc-$$" \
+	| tail -n 1 >"$OUT/noisy.json"
+
 echo "demo: scenario 4, idle connections reset by a middlebox (3 s conntrack timeout)"
 # Client, middlebox and server namespaces; connections idle 1 to 6 s, all at
 # once; the middlebox forgets flows idle over 3 s and answers them with a RST.
@@ -87,6 +93,28 @@ for name in ("tls-nginx", "tls-s_server"):
     bad += not ok
     print(f"demo: {'OK' if ok else 'MISMATCH'}, {name}: handshakes/resumed/renegotiations/"
           f"failed made {want}, reported {got}")
+# Scenario 3: while the burst ran, the noisy job used the most CPU of any
+# cause in each interval, all its workers were runnable at once, and the
+# service waited for a CPU.
+made = json.load(open(f"{out}/noisy.json"))
+causes = {c["name"]: c for c in rep["causes"]}
+job = causes.get(made["job_cgroup"].rsplit("/", 1)[-1], {})
+svc = causes.get(made["service_cgroup"].rsplit("/", 1)[-1], {})
+cpu = {s["cause"]: s["values"] for s in rep["timeline"]["series"] if s["metric"] == "cpu_s"}
+iv = rep["timeline"]["interval_s"]
+mine = cpu.get(job.get("name"), [])
+busy = [i for i, v in enumerate(mine) if v >= 0.5 * iv]
+top_cpu = job.get("name") if busy and all(
+    mine[i] >= max(v[i] for v in cpu.values()) for i in busy) else "another cause"
+ok = (top_cpu == job.get("name") and job.get("max_concurrency") == made["workers"]
+      and svc.get("run_delay_s", 0) > 0)
+bad += not ok
+print(f"demo: {'OK' if ok else 'MISMATCH'}, noisy neighbour: {job.get('name')} "
+      f"{job.get('cpu_s', 0):.1f} CPU-s, {job.get('max_concurrency')} of {made['workers']} "
+      f"workers runnable at once (top by CPU during the burst: {top_cpu}); the service waited "
+      f"{1000 * svc.get('run_delay_s', 0):.0f} ms for a CPU (it measured "
+      f"{made['service']['during']['late_mean_us']:.0f} us mean lateness during the burst, "
+      f"{made['service']['before']['late_mean_us']:.0f} us before)")
 # Scenario 4: every reset the client saw is in the report, and the idle
 # times cluster at the middlebox timeout, not at any other value.
 made = json.load(open(f"{out}/idlereset.json"))

@@ -8,15 +8,16 @@
  *
  *   controller (this program, "st-noisy", in no cgroup of its own)
  *     service  "st-service"   in cgroup2 <mount>/--service-cgroup
- *     job      "st-noisyjob"  in cgroup2 <mount>/--cgroup
- *       worker "st-worker" x -n
+ *     job      "st-noisyjob"  in cgroup2 <mount>/--cgroup (worker number -n)
+ *       worker "st-worker" x (-n - 1)
  *
  * The cgroup2 mount is the first one in /proc/self/mounts; both groups are
  * created by us (an existing one is an error: pick another name), get no
  * limits (the point is plain contention for the CPUs) and are removed at the
- * end. Each child moves itself in (cgroup.procs) before doing anything else
- * and names itself with prctl(PR_SET_NAME): its fork event still carries
- * "st-noisy", its later samples and its exit the new name.
+ * end. Each child is born in its group (clone3 CLONE_INTO_CGROUP, as systemd
+ * starts a unit: a tracer sees it there from its fork on; older kernels: it
+ * moves itself in) and names itself with prctl(PR_SET_NAME): its fork event
+ * still carries "st-noisy", its later samples and its exit the new name.
  *
  * The service wakes every --period-ms (default 10) on an absolute
  * CLOCK_MONOTONIC timer (clock_nanosleep, timer slack 1 ns), then does
@@ -28,10 +29,11 @@
  * overran the next ones skips them, counting them as missed.
  *
  * The timeline: the service starts and calibrates; after --pre seconds
- * (default 1) of it alone the job starts -n workers (default 8), each a busy
- * loop of pure arithmetic until the same end time, -d seconds (default 4)
- * after the job took the burst's start time; the job reaps them, then
- * exits. --post seconds later (default 0.5) the service is stopped. With
+ * (default 1) of it alone the job forks -n - 1 workers (default 8 in all),
+ * which sleep until a common start time, then each (the job too, as the
+ * last worker: so exactly -n threads of the job run at once) a busy loop of
+ * pure arithmetic until the same end time, -d seconds (default 4) later;
+ * the job reaps them, then exits. --post seconds later (default 0.5) the service is stopped. With
  * --service-only no job runs (the "burst" window is where it would have
  * been: a control run); --no-service runs the job alone.
  *
@@ -39,11 +41,11 @@
  *   {"job_pid", "job_cgroup" ("/NAME": the path /proc/PID/cgroup shows after
  *    "0::"), "job_cgroup_id" (its cgroup2 id, the directory's inode),
  *    "job_cpu_s" (user + system of the job and its workers, from wait4),
- *    "workers", "worker_pids": [...], "worker_cpu_s": [...],
+ *    "workers", "worker_pids": [...] (the job's own pid last),
+ *    "worker_cpu_s": [...],
  *    "service_pid", "service_cgroup", "service_cgroup_id", "service_cpu_s",
- *    "period_ms", "work_us", "burst_start_s", "burst_end_s" (the job took
- *    the start time just before its first fork, the end after reaping its
- *    last worker), "end_s",
+ *    "period_ms", "work_us", "burst_start_s", "burst_end_s" (the common
+ *    start time; the end after reaping the last worker), "end_s",
  *    "service": {"before", "during", "after": {"wakeups", "missed",
  *      "late_mean_us", "late_p99_us", "late_max_us", "run_delay_us"}}}
  * A wakeup is in the phase its scheduled time falls in; p99 is the nearest
@@ -72,7 +74,9 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <linux/sched.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -653,9 +657,14 @@ NOIPA uint64_t worker_spin(long long end, uint64_t x)
 	return x;
 }
 
-static void __attribute__((noreturn)) worker_main(pid_t job, long long end)
+/* Workers sleep until start: the burst begins with the job itself asleep in wait4. */
+static void __attribute__((noreturn)) worker_main(pid_t job, long long start, long long end)
 {
+	struct timespec ts = { .tv_sec = start / 1000000000LL, .tv_nsec = start % 1000000000LL };
+
 	child_init(job, "st-worker", NULL); /* the job's cgroup, inherited */
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
 	sink = worker_spin(end, (uint64_t)getpid());
 	_exit(0);
 }
@@ -664,6 +673,23 @@ static double rusage_s(const struct rusage *ru)
 {
 	return (double)(ru->ru_utime.tv_sec + ru->ru_stime.tv_sec) +
 	       (double)(ru->ru_utime.tv_usec + ru->ru_stime.tv_usec) / 1e6;
+}
+
+/* The job's own share of the burst, as worker N. */
+static void job_spin(struct shared *sh, pid_t self, long long end)
+{
+	struct timespec ts = { .tv_sec = sh->burst_start_ns / 1000000000LL,
+			       .tv_nsec = sh->burst_start_ns % 1000000000LL };
+	struct rusage before, after;
+	int me = sh->nworkers++;
+
+	sh->worker_pid[me] = self;
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+	getrusage(RUSAGE_SELF, &before);
+	sink = worker_spin(end, (uint64_t)self);
+	getrusage(RUSAGE_SELF, &after);
+	sh->worker_cpu_s[me] = rusage_s(&after) - rusage_s(&before);
 }
 
 static void __attribute__((noreturn)) job_main(struct run *r, pid_t parent)
@@ -678,13 +704,18 @@ static void __attribute__((noreturn)) job_main(struct run *r, pid_t parent)
 		sh->job_err = e;
 		_exit(1);
 	}
-	sh->burst_start_ns = now_ns();
+	/*
+	 * The job is its own last worker: N threads run at once, never N + 1
+	 * (a job that only waited would wake, runnable, at each worker's exit
+	 * while the others still run). Forking ends well before the start.
+	 */
+	sh->burst_start_ns = now_ns() + 20 * NS_PER_MS + r->o->workers * NS_PER_MS;
 	end = sh->burst_start_ns + r->o->burst_ms * NS_PER_MS;
-	for (i = 0; i < r->o->workers; i++) {
+	for (i = 0; i < r->o->workers - 1; i++) {
 		pid_t pid = fork();
 
 		if (pid == 0)
-			worker_main(self, end);
+			worker_main(self, sh->burst_start_ns, end);
 		if (pid < 0) {
 			sh->job_step = "fork a worker";
 			sh->job_err = errno;
@@ -692,9 +723,13 @@ static void __attribute__((noreturn)) job_main(struct run *r, pid_t parent)
 		}
 		sh->worker_pid[sh->nworkers++] = pid;
 	}
+	if (!sh->job_err)
+		job_spin(sh, self, end);
 	for (i = 0; i < sh->nworkers; i++) {
 		struct rusage ru;
 
+		if (sh->worker_pid[i] == self)
+			continue;
 		if (sh->job_err)
 			kill(sh->worker_pid[i], SIGKILL);
 		while (wait4(sh->worker_pid[i], NULL, 0, &ru) < 0 && errno == EINTR)
@@ -707,12 +742,31 @@ static void __attribute__((noreturn)) job_main(struct run *r, pid_t parent)
 
 /* ---- the controller ------------------------------------------------------- */
 
-static pid_t start_child(struct run *r, void (*child)(struct run *, pid_t))
+/*
+ * Born in its cgroup (clone3 CLONE_INTO_CGROUP, as systemd starts units), so
+ * a tracer sees the child in it from its fork on; plain fork then moving
+ * itself when the kernel lacks it (< 5.7).
+ */
+static pid_t fork_into(const char *cg_dir)
+{
+	struct clone_args ca = { .exit_signal = SIGCHLD, .flags = CLONE_INTO_CGROUP };
+	int fd = cg_dir ? open(cg_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	pid_t pid = -1;
+
+	if (fd >= 0) {
+		ca.cgroup = (uint64_t)fd;
+		pid = syscall(SYS_clone3, &ca, sizeof(ca));
+		close(fd);
+	}
+	return pid < 0 ? fork() : pid;
+}
+
+static pid_t start_child(struct run *r, void (*child)(struct run *, pid_t), int cg)
 {
 	pid_t parent = getpid(), pid;
 
 	fflush(NULL);
-	pid = fork();
+	pid = fork_into(r->dir[cg]);
 	if (pid < 0)
 		bail(r, "fork: %s", strerror(errno));
 	if (pid == 0)
@@ -725,7 +779,7 @@ static void start_service(struct run *r)
 	long long deadline = now_ms() + READY_WAIT_MS;
 	int state;
 
-	r->svc = r->svc_pid = start_child(r, service_main);
+	r->svc = r->svc_pid = start_child(r, service_main, CG_SVC);
 	while ((state = __atomic_load_n(&r->sh->svc_state, __ATOMIC_ACQUIRE)) == 0) {
 		check_signal(r);
 		if (waitpid(r->svc, NULL, WNOHANG) == r->svc) {
@@ -759,7 +813,7 @@ static void run_job(struct run *r)
 	struct shared *sh = r->sh;
 	int st;
 
-	r->job = r->job_pid = start_child(r, job_main);
+	r->job = r->job_pid = start_child(r, job_main, CG_JOB);
 	r->job_cpu_s = reap(r, r->job, &st);
 	r->job = 0;
 	if (sh->job_err)

@@ -60,7 +60,7 @@ struct cpu_priv {
 	struct hmap recaptured; /* pids whose maps were read again this tick */
 	size_t nprev, nrefs;
 	uint32_t next_id;
-	uint64_t last_samples, last_idle;
+	uint64_t last_samples, last_idle, last_lost;
 	uint64_t ips[CPU_MAX_DEPTH];
 	struct cpu_stack_rec *srec; /* scratch, CPU_STACK_REC_MAX bytes */
 	char variant[160];
@@ -376,7 +376,7 @@ static void flush_samples(struct spine *sp, struct cpu_samples_rec *r, uint64_t 
 				.ts = now };
 	spine_emit(sp, &r->h);
 	r->n = 0;
-	r->samples = r->idle = 0; /* host totals go in the first record only */
+	r->samples = r->idle = r->lost_stacks = 0; /* totals go in the first record only */
 }
 
 /*
@@ -410,7 +410,7 @@ static void tick_samples(struct spine *sp, struct cpu_priv *p, uint64_t now)
 	struct bpf_map *m = p->skel->maps.cpu_samples;
 	struct cpu_samples_rec *r;
 	struct cpu_key k, next, *prevk = NULL;
-	uint64_t v, d, samples = cnt_sum(p, CPU_CNT_SAMPLES), idle = cnt_sum(p, CPU_CNT_IDLE);
+	uint64_t v, d, lost, samples = cnt_sum(p, CPU_CNT_SAMPLES), idle = cnt_sum(p, CPU_CNT_IDLE);
 
 	r = malloc(sizeof(*r) + CPU_SAMPLES_MAX * sizeof(r->e[0]));
 	if (!r)
@@ -421,6 +421,9 @@ static void tick_samples(struct spine *sp, struct cpu_priv *p, uint64_t now)
 	r->idle = idle - p->last_idle;
 	p->last_samples = samples;
 	p->last_idle = idle;
+	lost = cnt_sum(p, CPU_CNT_COLLISION) + cnt_sum(p, CPU_CNT_STACKS_FULL);
+	r->lost_stacks = lost - p->last_lost;
+	p->last_lost = lost;
 	while (!bpf_map__get_next_key(m, prevk, &next, sizeof(next))) {
 		k = next;
 		prevk = &k;
@@ -435,7 +438,7 @@ static void tick_samples(struct spine *sp, struct cpu_priv *p, uint64_t now)
 		if (r->n == CPU_SAMPLES_MAX)
 			flush_samples(sp, r, now);
 	}
-	if (r->n || r->samples)
+	if (r->n || r->samples || r->lost_stacks)
 		flush_samples(sp, r, now);
 	free(r);
 	maybe_reset(p);
@@ -470,9 +473,9 @@ static bool sched_entry(struct spine *sp, struct cpu_priv *p, const struct cpu_c
 	e->id = k->id;
 	e->kind = k->kind;
 	e->max_runnable = mx > c.cur ? mx : c.cur > 0 ? c.cur : 0;
-	if (k->kind == CPU_CONC_CGROUP) {
-		if (e->max_runnable)
-			spine_cgroup(sp, CG_V2, k->id); /* records its path */
+	if (k->kind != CPU_CONC_TGID) {
+		if (e->max_runnable) /* records its path */
+			spine_cgroup(sp, k->kind == CPU_CONC_CGROUP ? CG_V2 : CG_MEM, k->id);
 		return e->max_runnable > 0;
 	}
 	bpf_map__lookup_elem(p->skel->maps.delay, &tgid, sizeof(tgid), &dl, sizeof(dl), 0);

@@ -24,7 +24,7 @@ static void series_free(struct cpu_series *s)
 
 void cpu_model_free(struct cpu_model *c)
 {
-	size_t i = 0;
+	size_t i = 0, h;
 	uint64_t k;
 	void *v;
 
@@ -44,9 +44,12 @@ void cpu_model_free(struct cpu_model *c)
 		series_free(&cp->run);
 		free(cp);
 	}
-	for (i = 0; hmap_next(&c->cgs, &i, &k, &v);) {
-		series_free(&((struct cpu_cg *)v)->run);
-		free(v);
+	for (h = 0; h < 2; h++) {
+		for (i = 0; hmap_next(&c->cgs[h], &i, &k, &v);) {
+			series_free(&((struct cpu_cg *)v)->run);
+			free(v);
+		}
+		hmap_free(&c->cgs[h]);
 	}
 	for (i = 0; hmap_next(&c->prof, &i, &k, &v);) {
 		while (v) {
@@ -58,7 +61,6 @@ void cpu_model_free(struct cpu_model *c)
 	}
 	hmap_free(&c->stacks);
 	hmap_free(&c->procs);
-	hmap_free(&c->cgs);
 	hmap_free(&c->prof);
 	series_free(&c->host);
 	free(c);
@@ -182,6 +184,7 @@ void model_cpu_samples(struct model *m, const struct cpu_samples_rec *r, size_t 
 		c->period_ns = r->period_ns;
 	c->samples += r->samples;
 	c->idle += r->idle;
+	c->lost_stacks += r->lost_stacks;
 	busy = c->samples - c->idle;
 	if (r->samples && series_add(&c->host, r->h.ts, busy))
 		m->lost_user++;
@@ -236,16 +239,17 @@ void model_cpu_sched(struct model *m, const struct cpu_sched_rec *r, size_t len)
 		n = r->n;
 	for (i = 0; i < n; i++) {
 		const struct cpu_sched_ent *e = &r->e[i];
+		struct hmap *cgs = &c->cgs[e->kind == CPU_CONC_MEMCG ? CG_MEM : CG_V2];
 		struct cpu_cg *g;
 
 		if (e->kind == CPU_CONC_TGID) {
 			sched_proc(m, c, e, r->h.ts);
 			continue;
 		}
-		if (e->kind != CPU_CONC_CGROUP || !e->id)
+		if ((e->kind != CPU_CONC_CGROUP && e->kind != CPU_CONC_MEMCG) || !e->id)
 			continue;
-		g = hmap_get(&c->cgs, e->id);
-		if (!g && (g = hmap_put_new(&c->cgs, e->id, sizeof(*g))))
+		g = hmap_get(cgs, e->id);
+		if (!g && (g = hmap_put_new(cgs, e->id, sizeof(*g))))
 			g->id = e->id;
 		if (!g || series_add(&g->run, r->h.ts, e->max_runnable)) {
 			m->lost_user++;
@@ -276,21 +280,26 @@ static bool cg_in(const char *path, const char *jcg)
 	return path && !strncmp(path, jcg, n) && (path[n] == 0 || path[n] == '/');
 }
 
-/* Whether the job is a cgroup2 group the scheduler view counted. */
-static bool job_cg_counted(const struct model *m, const struct job *j)
+/*
+ * The hierarchy in which the job's cgroup was counted (the job's cgroup is
+ * a cgroup2 path, or a v1 memory one on hybrid hosts), or -1.
+ */
+static int job_cg_hier(const struct model *m, const struct job *j)
 {
-	size_t i = 0;
 	uint64_t key;
+	size_t i;
 	void *v;
+	int h;
 
-	while (j->cgroup && hmap_next(&m->cpu->cgs, &i, &key, &v))
-		if (cg_in(model_cgroup(m, CG_V2, key), j->cgroup))
-			return true;
-	return false;
+	for (h = 0; j->cgroup && h < 2; h++)
+		for (i = 0; hmap_next(&m->cpu->cgs[h], &i, &key, &v);)
+			if (cg_in(model_cgroup(m, h, key), j->cgroup))
+				return h;
+	return -1;
 }
 
 /* Per record time: the sum of the runnable peaks of the cgroups in the job. */
-static uint32_t conc_cgroup(const struct model *m, const struct job *j)
+static uint32_t conc_cgroup(const struct model *m, const struct job *j, int h)
 {
 	struct hmap sums;
 	size_t i = 0, k;
@@ -299,10 +308,10 @@ static uint32_t conc_cgroup(const struct model *m, const struct job *j)
 	uint32_t best = 0;
 
 	hmap_init(&sums);
-	while (hmap_next(&m->cpu->cgs, &i, &key, &v)) {
+	while (hmap_next(&m->cpu->cgs[h], &i, &key, &v)) {
 		const struct cpu_cg *g = v;
 
-		if (!cg_in(model_cgroup(m, CG_V2, g->id), j->cgroup))
+		if (!cg_in(model_cgroup(m, h, g->id), j->cgroup))
 			continue;
 		for (k = 0; k < g->run.n; k++) {
 			uintptr_t s = (uintptr_t)hmap_get(&sums, g->run.v[k].ts) + g->run.v[k].v;
@@ -343,6 +352,7 @@ void cpu_job(struct model *m, struct job *j)
 {
 	uint64_t samples = 0, delay = 0;
 	size_t i;
+	int h;
 
 	j->cpu_s = 0;
 	j->run_delay_s = 0;
@@ -358,8 +368,10 @@ void cpu_job(struct model *m, struct job *j)
 	}
 	j->cpu_s = (double)samples * (double)m->cpu->period_ns / 1e9;
 	j->run_delay_s = (double)delay / 1e9;
-	if (m->cpu->sched)
-		j->max_concurrency = job_cg_counted(m, j) ? conc_cgroup(m, j) : conc_procs(m, j);
+	if (!m->cpu->sched)
+		return;
+	h = job_cg_hier(m, j);
+	j->max_concurrency = h >= 0 ? conc_cgroup(m, j, h) : conc_procs(m, j);
 }
 
 static uint64_t cum_at(const struct cpu_series *s, uint64_t t)
@@ -425,14 +437,16 @@ void model_series_conc(const struct model *m, const struct job *j, double interv
 	size_t i = 0;
 	uint64_t key;
 	void *val;
+	int h;
 
 	memset(v, 0, nb * sizeof(*v));
 	if (!m->cpu || !m->cpu->sched)
 		return;
 	hmap_init(&sums);
-	if (job_cg_counted(m, j)) {
-		while (hmap_next(&m->cpu->cgs, &i, &key, &val))
-			if (cg_in(model_cgroup(m, CG_V2, key), j->cgroup))
+	h = job_cg_hier(m, j);
+	if (h >= 0) {
+		while (hmap_next(&m->cpu->cgs[h], &i, &key, &val))
+			if (cg_in(model_cgroup(m, h, key), j->cgroup))
 				conc_into(m, &((struct cpu_cg *)val)->run, interval_s, v, nb,
 					  &sums);
 	} else {

@@ -71,9 +71,10 @@ struct cpu_model {
 	uint64_t unknown; /* samples of processes the model never saw */
 	uint64_t nostack; /* samples without a stack */
 	uint64_t truncated; /* samples whose user stack stopped early */
+	uint64_t lost_stacks; /* samples the stack map had no room for (counted, no stack) */
 	struct hmap stacks; /* id -> struct cpu_stack */
 	struct hmap procs; /* struct proc * -> struct cpu_proc */
-	struct hmap cgs; /* cgroup id -> struct cpu_cg */
+	struct hmap cgs[2]; /* per enum cg_hier: cgroup id -> struct cpu_cg */
 	struct hmap prof; /* hash -> chain of struct cpu_prof */
 	struct cpu_series host; /* cumulative non-idle samples, per record */
 	bool sched; /* the scheduler view was recorded */

@@ -811,7 +811,7 @@ static double m_cpu(const struct job *j)
 /* docs/causes.md lists these; a concern adds its metrics here. */
 static const struct metric metrics[] = {
 	{ 1.0, m_execs }, { 0.5, m_conc }, { 2.0, m_growth }, { 1.0, m_peak }, { 1.0, m_faults },
-	{ 3.0, m_oom },	  { 1.0, m_tls },  { 1.0, m_resets }, { 1.5, m_cpu },
+	{ 3.0, m_oom },	  { 1.0, m_tls },  { 1.0, m_resets }, { 2.0, m_cpu },
 };
 
 static struct tls_proc *tls_of(const struct model *m, const struct proc *p)

@@ -37,6 +37,7 @@ void report_json_cpu(struct json_w *w, struct model *m)
 	json_kuint(w, "unknown_process_samples", c ? c->unknown : 0);
 	json_kuint(w, "no_stack_samples", c ? c->nostack : 0);
 	json_kuint(w, "truncated_stack_samples", c ? c->truncated : 0);
+	json_kuint(w, "lost_stack_samples", c ? c->lost_stacks : 0);
 	json_kuint(w, "stacks", c ? c->stacks.len : 0);
 	json_kbool(w, "sched", c && c->sched);
 	json_obj_end(w);
