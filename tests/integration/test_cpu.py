@@ -241,3 +241,25 @@ def test_page_fault_phase_from_kernel_stacks(start_spiketrace, run_spiketrace, t
     for f, n in folded(report(run_spiketrace, rec, "folded")):
         if len(f) > 1 and f[1] == "page_fault":
             assert any("page_fault" in x or "handle_mm_fault" in x for x in f[2:]), f
+
+
+def test_cpu_command_streams_the_job_table(start_spiketrace, tmp_path):
+    """`spiketrace cpu --json`: the noisy job shows up live with its CPU
+    share per interval (adding up to its CPU seconds) and its concurrency."""
+    from conftest import json_lines
+
+    tag = os.getpid()
+    st = start_spiketrace(["cpu", "--json", "-i", 1, "-d", 6])
+    made = run_tool([NOISY, "-n", 4, "-d", 2, "--pre", 0.5, "--no-service",
+                     "--cgroup", f"st-it-cpucmd-{tag}"], 60)
+    res = st.finish(30)
+    assert res.returncode == 0, res
+    rows = [r for r in json_lines(res.stdout, {"cpu"}) if r["cause"] == f"st-it-cpucmd-{tag}"]
+    assert rows, res.stdout[-2000:]
+    # Shares of 1 s intervals add up to the seconds (intervals last 1 s +- a tick).
+    assert abs(sum(r["cpu_pct"] for r in rows) / 100 - rows[-1]["cpu_s"]) <= \
+        0.15 * rows[-1]["cpu_s"] + 0.05, rows
+    assert max(r["cpu_pct"] for r in rows) > 50, rows
+    assert rows[-1]["max_concurrency"] == made["workers"] == 4, rows[-1]
+    assert abs(rows[-1]["cpu_s"] - made["job_cpu_s"]) <= 0.15 * made["job_cpu_s"] + 0.1, \
+        (rows[-1], made["job_cpu_s"])
