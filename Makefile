@@ -52,7 +52,7 @@ LDLIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz $(SAN_FLAGS) $(EXTRA_LDFLAG
 DEPS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
 	libcmocka-dev clang-format clang-tidy cppcheck python3 python3-pytest \
 	libclang-rt-14-dev procps util-linux libssl-dev nginx openssl iproute2 nftables \
-	golang-go libc6-dbg
+	golang-go libc6-dbg chromium chromium-driver
 
 .DELETE_ON_ERROR:
 .SECONDARY:
@@ -75,6 +75,9 @@ $(BUILD)/skel/%.skel.h: $(BUILD)/bpf/%.bpf.o | $(BUILD)/skel
 $(BUILD)/obj/%.o: user/%.c $(wildcard user/*.h include/*.h) $(SKELS) | $(BUILD)/obj
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) -c $< -o $@
+
+# report --format html embeds its page's style and script (.incbin in user/report_html.c).
+$(BUILD)/obj/report_html.o: user/html/report.css user/html/report.js
 
 $(BUILD)/spiketrace: $(USER_OBJS)
 	$(call msg,LINK,$@)

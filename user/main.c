@@ -41,18 +41,20 @@ static const char record_usage[] =
 	"  spiketrace report spike.rec\n";
 
 static const char report_usage[] =
-	"Usage: spiketrace report [FILE] [--format text|json|folded|pprof] [-o OUT]\n"
+	"Usage: spiketrace report [FILE] [--format text|json|folded|pprof|html] [-o OUT]\n"
 	"Explain a recording: ranked causes, their processes, the events in time order.\n"
 	"\n"
 	"  --format FMT   text (default), json, folded (collapsed stacks for flamegraph.pl,\n"
-	"                 inferno, speedscope) or pprof (gzipped profile.proto)\n"
+	"                 inferno, speedscope), pprof (gzipped profile.proto) or html (one\n"
+	"                 self-contained page: causes, flame graph, timeline; works offline)\n"
 	"  -o, --output   write to OUT instead of stdout\n"
 	"\n"
 	"Examples:\n"
 	"  spiketrace report spike.rec\n"
 	"  spiketrace report spike.rec --format json | jq '.causes[0]'\n"
 	"  spiketrace report spike.rec --format folded | flamegraph.pl > cpu.svg\n"
-	"  spiketrace report spike.rec --format pprof -o cpu.pb.gz && go tool pprof -top cpu.pb.gz\n";
+	"  spiketrace report spike.rec --format pprof -o cpu.pb.gz && go tool pprof -top cpu.pb.gz\n"
+	"  spiketrace report spike.rec --format html -o spike.html\n";
 
 static const char proc_usage[] =
 	"Usage: spiketrace proc [--json] [-d SECS] [-p PID] [-c CGROUP]\n"
@@ -172,8 +174,8 @@ static int cmd_report(struct options *o)
 	int rc;
 
 	if (strcmp(fmt, "text") && strcmp(fmt, "json") && strcmp(fmt, "folded") &&
-	    strcmp(fmt, "pprof")) {
-		log_err("report: unknown format '%s' (text, json, folded, pprof)", fmt);
+	    strcmp(fmt, "pprof") && strcmp(fmt, "html")) {
+		log_err("report: unknown format '%s' (text, json, folded, pprof, html)", fmt);
 		return 2;
 	}
 	m = model_new(0);
@@ -191,6 +193,8 @@ static int cmd_report(struct options *o)
 			rc = report_folded(m, out);
 		else if (!strcmp(fmt, "pprof"))
 			rc = report_pprof(m, out);
+		else if (!strcmp(fmt, "html"))
+			rc = report_html(m, out);
 		else
 			report_text(m, out, path);
 		if (close_out(out, o->output))
@@ -253,7 +257,7 @@ static int cmd_proc(struct options *o)
 
 static int cmd_features(struct options *o)
 {
-	struct spine sp = { .o = o };
+	struct spine sp = { .o = o, .asked = ~0u }; /* every concern as if asked for */
 	struct features *f = &sp.feat;
 	struct json_w *w = NULL;
 	size_t i;
@@ -392,7 +396,7 @@ static const struct cmd cmds[] = {
 	{ "record", OPT_TRACING | OPT_OUTPUT | OPT_ONLY | OPT_FREQ | OPT_PORTS, cmd_record,
 	  "record every concern into a file", record_usage },
 	{ "report", OPT_FORMAT | OPT_OUTPUT | OPT_INPUT, cmd_report,
-	  "explain a recording (text, json)", report_usage },
+	  "explain a recording (text, json, folded, pprof, html)", report_usage },
 	{ "proc", OPT_TRACING | OPT_JSON, cmd_proc, "stream execs and exits with lineage",
 	  proc_usage },
 	{ "mem", OPT_TRACING | OPT_JSON | OPT_INTERVAL, cmd_mem,
