@@ -10,6 +10,8 @@
 #include "common.h"
 
 #define CPU_MAX_DEPTH 127 /* frames per stack: the kernel's sysctl default */
+/* Frames of a named stack at most: user, an "[unwind stopped]" mark, kernel. */
+#define CPU_STACK_FRAMES_MAX (2 * CPU_MAX_DEPTH + 1)
 
 /*
  * The cause tag of a sample: what other concerns say the thread was doing.

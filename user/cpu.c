@@ -194,7 +194,7 @@ static bool put_frame(struct cpu_stack_rec *r, const char *name)
 {
 	size_t n = strlen(name) + 1, room = CPU_STACK_REC_MAX - sizeof(*r);
 
-	if (r->len + n > room || r->nframes >= 2 * CPU_MAX_DEPTH + 1)
+	if (r->len + n > room || r->nframes >= CPU_STACK_FRAMES_MAX)
 		return false;
 	memcpy(r->names + r->len, name, n);
 	r->len += n;

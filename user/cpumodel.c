@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cause.h"
 #include "cpumodel.h"
 #include "model.h"
 #include "stacks.h"
@@ -95,7 +96,7 @@ void model_cpu_stack(struct model *m, const struct cpu_stack_rec *r, size_t len)
 {
 	struct cpu_model *c = cpu_of(m);
 	struct cpu_stack *st;
-	size_t i, off = 0, body = len - sizeof(*r);
+	size_t i, off = 0, lost, body = len - sizeof(*r);
 
 	if (!c || !r->id || r->len > body || hmap_get(&c->stacks, r->id))
 		return;
@@ -112,13 +113,24 @@ void model_cpu_stack(struct model *m, const struct cpu_stack_rec *r, size_t len)
 	st->buf[r->len] = 0;
 	st->id = r->id;
 	st->flags = r->flags;
-	/* A cut record keeps the frames it has (names are NUL-terminated). */
-	for (i = 0; i < r->nframes && off < r->len; i++) {
+	/*
+	 * A cut record keeps the whole names it has; the kernel frames come
+	 * last, so they are the first lost. No more frames than the agent
+	 * makes (user, cut mark, kernel), whatever a recording says.
+	 */
+	for (i = 0; i < r->nframes && i < CPU_STACK_FRAMES_MAX && off < r->len; i++) {
+		size_t n = strnlen(st->buf + off, r->len - off);
+
+		if (off + n >= r->len)
+			break; /* no NUL inside the record: a cut name */
 		st->frames[i] = st->buf + off;
-		off += strlen(st->buf + off) + 1;
+		off += n + 1;
 	}
 	st->nframes = i;
-	st->nkernel = r->nkernel <= st->nframes ? r->nkernel : st->nframes;
+	lost = r->nframes - st->nframes;
+	st->nkernel = r->nkernel > lost ? r->nkernel - lost : 0;
+	if (st->nkernel > st->nframes)
+		st->nkernel = st->nframes;
 	for (i = st->nframes - st->nkernel; i < st->nframes; i++)
 		st->fault |= is_fault_frame(st->frames[i]);
 	if (hmap_put(&c->stacks, st->id, st)) {
@@ -291,7 +303,10 @@ static int job_cg_hier(const struct model *m, const struct job *j)
 	void *v;
 	int h;
 
-	for (h = 0; j->cgroup && h < 2; h++)
+	/* A lineage job's cgroup is shared with other jobs: not its count. */
+	if (!j->cgroup || !cause_cgroup_is_job(j->cgroup))
+		return -1;
+	for (h = 0; h < 2; h++)
 		for (i = 0; hmap_next(&m->cpu->cgs[h], &i, &key, &v);)
 			if (cg_in(model_cgroup(m, h, key), j->cgroup))
 				return h;
@@ -508,7 +523,8 @@ int model_profile(struct model *m, const struct job *only, struct stackset *s)
 	if (!m->cpu)
 		return 0;
 	s->period_ns = m->cpu->period_ns;
-	ids = malloc((2 * CPU_MAX_DEPTH + 8) * sizeof(*ids));
+	ids = malloc((CPU_STACK_FRAMES_MAX + 4) *
+		     sizeof(*ids)); /* + job, phase, comm, [no stack] */
 	if (!ids)
 		return -ENOMEM;
 	while (!err && hmap_next(&m->cpu->prof, &i, &k, &v)) {
