@@ -168,14 +168,6 @@ static const burn_fn fns[NFN_MAX] = { burn_alpha, burn_beta, burn_gamma, burn_de
 
 /* ---- the loop -------------------------------------------------------------- */
 
-static long long mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static double thread_cpu_ns(void)
 {
 	struct timespec ts;
@@ -211,7 +203,7 @@ NOIPA void burn_main_loop(struct burner *b)
 	int f;
 
 	KEEP_FRAME();
-	while (!got_signal && mono_ns() < p->end_ns) {
+	while (!got_signal && now_ns() < p->end_ns) {
 		uint64_t n[NFN_MAX];
 
 		/* All counts from the totals before the round: no function sees another's. */
@@ -250,33 +242,6 @@ struct opts {
 	struct plan plan;
 };
 
-/* "2", "0.25", "1.5": seconds with up to 3 decimals, kept as whole ms. */
-static int parse_secs(const char *s, long max_ms, long *ms)
-{
-	long v = 0, scale = 1000;
-	bool dot = false, digit = false;
-
-	for (; *s; s++) {
-		if (*s == '.' && !dot) {
-			dot = true;
-			continue;
-		}
-		if (*s < '0' || *s > '9' || (dot && scale == 1))
-			return -1;
-		digit = true;
-		if (dot) {
-			scale /= 10;
-			v += (*s - '0') * scale;
-		} else {
-			v = v * 10 + (*s - '0') * 1000L;
-		}
-		if (v > max_ms)
-			return -1;
-	}
-	*ms = v;
-	return digit ? 0 : -1;
-}
-
 /* "50,30,20": 1..4 percentages summing to 100. */
 static void parse_shares(const char *arg, struct plan *p)
 {
@@ -308,25 +273,13 @@ static void parse_shares(const char *arg, struct plan *p)
 	usage_error("--shares wants 1..4 comma-separated percentages summing to 100, got", arg);
 }
 
-/* -d and -t, the short forms: the value is the next argument. */
-static const char *short_value(int argc, char **argv, int *i, char *key, size_t keylen)
-{
-	const char *a = argv[*i];
-
-	if (strcmp(a, "-d") && strcmp(a, "-t"))
-		return opt_value(argc, argv, i, key, keylen);
-	snprintf(key, keylen, "%s", !strcmp(a, "-d") ? "--duration" : "--threads");
-	if (*i + 1 >= argc)
-		usage_error("missing value for", a);
-	return argv[++*i];
-}
-
 static void parse_args(int argc, char **argv, struct opts *o)
 {
 	const struct num_opt nums[] = {
 		{ "--threads", 1, THREADS_MAX, &o->threads },
 		{ "--max-s", 1, 7200, &o->max_s },
 	};
+	static const struct short_opt shorts[] = { { "-d", "--duration" }, { "-t", "--threads" } };
 	int i;
 
 	memset(o, 0, sizeof(*o));
@@ -343,7 +296,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			o->wait_stdin = true;
 			continue;
 		}
-		val = short_value(argc, argv, &i, key, sizeof(key));
+		val = opt_value_short(argc, argv, &i, key, sizeof(key), shorts,
+				      sizeof(shorts) / sizeof(shorts[0]));
 		if (opt_number(nums, sizeof(nums) / sizeof(nums[0]), key, val))
 			continue;
 		if (!strcmp(key, "--duration")) {
@@ -435,7 +389,7 @@ int main(int argc, char **argv)
 		check_signal(NULL);
 	}
 	t0 = now_s();
-	o.plan.end_ns = mono_ns() + o.duration_ms * 1000000LL;
+	o.plan.end_ns = now_ns() + o.duration_ms * 1000000LL;
 	for (t = 0; t < o.threads; t++)
 		b[t].p = &o.plan;
 	for (started = 1; started < o.threads; started++) {

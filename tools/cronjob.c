@@ -684,27 +684,6 @@ static void write_pid_file(const char *path, pid_t pid)
 	}
 }
 
-/* SIGKILLs what is left in our cgroup; returns how many pids were listed. */
-static int kill_cgroup(const char *dir)
-{
-	char path[PATH_MAX + 16];
-	long pid;
-	int n = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fscanf(f, "%ld", &pid) == 1) {
-		if (pid > 0)
-			kill((pid_t)pid, SIGKILL);
-		n++;
-	}
-	fclose(f);
-	return n;
-}
-
 static void record_wait(struct ctl *c, long pid, int status)
 {
 	int i;
@@ -748,15 +727,6 @@ static void reap(struct ctl *c)
 	}
 }
 
-/* True when we have no child at all, alive or zombie (nothing is reaped). */
-static bool no_children(void)
-{
-	siginfo_t si;
-
-	memset(&si, 0, sizeof(si));
-	return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD;
-}
-
 static void kill_tree(struct ctl *c)
 {
 	long long deadline = now_ms() + KILL_WAIT_MS;
@@ -796,16 +766,9 @@ static void cleanup(struct ctl *c, const struct opts *o)
 	int h, i;
 
 	for (h = 0; h < NHIER; h++) {
-		long long deadline = now_ms() + RMDIR_WAIT_MS;
-
 		if (!c->cg_dir[h][0])
 			continue;
-		/* The last task may still be leaving the cgroup: EBUSY for a moment. */
-		while (rmdir(c->cg_dir[h]) && errno == EBUSY && now_ms() < deadline)
-			sleep_ms(20);
-		if (access(c->cg_dir[h], F_OK) == 0)
-			fprintf(stderr, PROG ": warning: could not remove cgroup %s: %s\n",
-				c->cg_dir[h], strerror(errno));
+		remove_cgroup(c->cg_dir[h], RMDIR_WAIT_MS);
 		c->cg_dir[h][0] = '\0';
 	}
 	if (c->tmpdir[0]) {

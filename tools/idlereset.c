@@ -204,43 +204,7 @@ static void on_signal(int sig)
 	got_signal = sig;
 }
 
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* ---- options -------------------------------------------------------------- */
-
-/* "2", "0.25", "1.5": seconds with up to 3 decimals, kept as whole ms (no rounding). */
-static int parse_secs(const char *s, size_t n, long *ms)
-{
-	long v = 0, scale = 1000;
-	bool dot = false, digit = false;
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (s[i] == '.' && !dot) {
-			dot = true;
-			continue;
-		}
-		if (s[i] < '0' || s[i] > '9' || (dot && scale == 1))
-			return -1;
-		digit = true;
-		if (dot) {
-			scale /= 10;
-			v += (s[i] - '0') * scale;
-		} else {
-			v = v * 10 + (s[i] - '0') * 1000L;
-		}
-		if (v > IDLE_MAX_MS)
-			return -1;
-	}
-	*ms = v;
-	return digit ? 0 : -1;
-}
 
 static void parse_idle(const char *arg, struct opts *o)
 {
@@ -251,7 +215,7 @@ static void parse_idle(const char *arg, struct opts *o)
 		const char *comma = strchr(p, ',');
 		size_t n = comma ? (size_t)(comma - p) : strlen(p);
 
-		if (o->nidle == IDLE_MAX || parse_secs(p, n, &o->idle_ms[o->nidle]))
+		if (o->nidle == IDLE_MAX || parse_secs_n(p, n, IDLE_MAX_MS, &o->idle_ms[o->nidle]))
 			usage_error("--idle wants 1..32 comma-separated seconds (0..3600, up to 3 "
 				    "decimals), got",
 				    arg);

@@ -172,42 +172,7 @@ static void on_signal(int sig)
 	got_signal = sig;
 }
 
-static long long now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 /* ---- options -------------------------------------------------------------- */
-
-/* "2", "0.25", "1.5": seconds with up to 3 decimals, kept as whole ms. */
-static int parse_secs(const char *s, long max_ms, long *ms)
-{
-	long v = 0, scale = 1000;
-	bool dot = false, digit = false;
-
-	for (; *s; s++) {
-		if (*s == '.' && !dot) {
-			dot = true;
-			continue;
-		}
-		if (*s < '0' || *s > '9' || (dot && scale == 1))
-			return -1;
-		digit = true;
-		if (dot) {
-			scale /= 10;
-			v += (*s - '0') * scale;
-		} else {
-			v = v * 10 + (*s - '0') * 1000L;
-		}
-		if (v > max_ms)
-			return -1;
-	}
-	*ms = v;
-	return digit ? 0 : -1;
-}
 
 /* Letters, digits, '.', '_', '-'; not starting with '.' or '-': one cgroup directory. */
 static const char *cgroup_name(const char *key, const char *val)
@@ -242,19 +207,6 @@ static void parse_secs_opt(const char *key, const char *val, long min_ms, long *
 	usage_error(what, val);
 }
 
-/* -n and -d, the short forms: the value is the next argument. */
-static const char *short_value(int argc, char **argv, int *i, char *key, size_t keylen)
-{
-	const char *a = argv[*i];
-
-	if (strcmp(a, "-n") && strcmp(a, "-d"))
-		return opt_value(argc, argv, i, key, keylen);
-	snprintf(key, keylen, "%s", !strcmp(a, "-n") ? "--workers" : "--duration");
-	if (*i + 1 >= argc)
-		usage_error("missing value for", a);
-	return argv[++*i];
-}
-
 static bool parse_flag(const char *a, struct opts *o)
 {
 	opt_help(a);
@@ -274,6 +226,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		{ "--period-ms", 1, 1000, &o->period_ms },
 		{ "--work-us", 1, 1000000, &o->work_us },
 	};
+	static const struct short_opt shorts[] = { { "-n", "--workers" }, { "-d", "--duration" } };
 	int i;
 
 	memset(o, 0, sizeof(*o));
@@ -292,7 +245,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 
 		if (parse_flag(argv[i], o))
 			continue;
-		val = short_value(argc, argv, &i, key, sizeof(key));
+		val = opt_value_short(argc, argv, &i, key, sizeof(key), shorts,
+				      sizeof(shorts) / sizeof(shorts[0]));
 		if (opt_number(nums, sizeof(nums) / sizeof(nums[0]), key, val))
 			continue;
 		if (!strcmp(key, "--duration"))
@@ -317,36 +271,6 @@ static void parse_args(int argc, char **argv, struct opts *o)
 }
 
 /* ---- teardown ------------------------------------------------------------- */
-
-/* SIGKILLs what is left in a cgroup; returns how many pids were listed. */
-static int kill_cgroup(const char *dir)
-{
-	char path[PATH_MAX + NAME_MAX_LEN + 16];
-	long pid;
-	int n = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fscanf(f, "%ld", &pid) == 1) {
-		if (pid > 0)
-			kill((pid_t)pid, SIGKILL);
-		n++;
-	}
-	fclose(f);
-	return n;
-}
-
-/* True when we have no child at all, alive or zombie (nothing is reaped). */
-static bool no_children(void)
-{
-	siginfo_t si;
-
-	memset(&si, 0, sizeof(si));
-	return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD;
-}
 
 /* Every child, grandchild (we are their subreaper) and cgroup member: killed, reaped. */
 static void kill_all(struct run *r)
@@ -382,16 +306,9 @@ static void remove_cgroups(struct run *r)
 	int c;
 
 	for (c = 0; c < NCG; c++) {
-		long long deadline = now_ms() + RMDIR_WAIT_MS;
-
 		if (!r->dir[c][0])
 			continue;
-		/* The last task may still be leaving the cgroup: EBUSY for a moment. */
-		while (rmdir(r->dir[c]) && errno == EBUSY && now_ms() < deadline)
-			sleep_ms(10);
-		if (access(r->dir[c], F_OK) == 0)
-			fprintf(stderr, PROG ": warning: could not remove cgroup %s: %s\n",
-				r->dir[c], strerror(errno));
+		remove_cgroup(r->dir[c], RMDIR_WAIT_MS);
 		r->dir[c][0] = '\0';
 	}
 }
@@ -925,32 +842,37 @@ static double rel_s(const struct run *r, long long t)
 	return (double)(t - r->t0) / 1e9;
 }
 
+/* The job's or the service's pid, cgroup, cgroup id and CPU time; nulls when it did not run. */
+static void print_member(const char *who, bool ran, pid_t pid, const char *cgroup,
+			 unsigned long long cg_id, double cpu_s)
+{
+	if (ran)
+		printf("\"%s_pid\": %ld, \"%s_cgroup\": \"/%s\", \"%s_cgroup_id\": %llu, "
+		       "\"%s_cpu_s\": %.3f",
+		       who, (long)pid, who, cgroup, who, cg_id, who, cpu_s);
+	else
+		printf("\"%s_pid\": null, \"%s_cgroup\": null, \"%s_cgroup_id\": null, "
+		       "\"%s_cpu_s\": null",
+		       who, who, who, who);
+}
+
 static void print_json(const struct run *r, long long start, long long end)
 {
 	const struct shared *sh = r->sh;
 	const struct opts *o = r->o;
 	int i, ph;
 
-	if (o->job)
-		printf("{\"job_pid\": %ld, \"job_cgroup\": \"/%s\", \"job_cgroup_id\": %llu, "
-		       "\"job_cpu_s\": %.3f",
-		       (long)r->job_pid, o->cgroup, r->cg_id[CG_JOB], r->job_cpu_s);
-	else
-		printf("{\"job_pid\": null, \"job_cgroup\": null, \"job_cgroup_id\": null, "
-		       "\"job_cpu_s\": null");
+	printf("{");
+	print_member("job", o->job, r->job_pid, o->cgroup, r->cg_id[CG_JOB], r->job_cpu_s);
 	printf(", \"workers\": %d, \"worker_pids\": [", sh->nworkers);
 	for (i = 0; i < sh->nworkers; i++)
 		printf("%s%ld", i ? ", " : "", (long)sh->worker_pid[i]);
 	printf("], \"worker_cpu_s\": [");
 	for (i = 0; i < sh->nworkers; i++)
 		printf("%s%.3f", i ? ", " : "", sh->worker_cpu_s[i]);
-	if (o->service)
-		printf("], \"service_pid\": %ld, \"service_cgroup\": \"/%s\", "
-		       "\"service_cgroup_id\": %llu, \"service_cpu_s\": %.3f",
-		       (long)r->svc_pid, o->svc_cgroup, r->cg_id[CG_SVC], r->svc_cpu_s);
-	else
-		printf("], \"service_pid\": null, \"service_cgroup\": null, "
-		       "\"service_cgroup_id\": null, \"service_cpu_s\": null");
+	printf("], ");
+	print_member("service", o->service, r->svc_pid, o->svc_cgroup, r->cg_id[CG_SVC],
+		     r->svc_cpu_s);
 	printf(", \"period_ms\": %ld, \"work_us\": %ld, \"burst_start_s\": %.3f, "
 	       "\"burst_end_s\": %.3f, \"end_s\": %.3f, \"service\": ",
 	       o->period_ms, o->work_us, rel_s(r, start), rel_s(r, end), rel_s(r, now_ns()));

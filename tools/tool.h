@@ -1,19 +1,21 @@
 /* SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause */
 /*
  * What every scenario generator in tools/ shares: option parsing, the one
- * usage-error line, waiting for a line on stdin, JSON string output and
- * monotonic time. Each tool is a
- * single file; it defines PROG and USAGE, then includes this.
+ * usage-error line, waiting for a line on stdin, JSON string output,
+ * monotonic time and the teardown of the cgroups a tool made. Each tool is
+ * a single file; it defines PROG and USAGE, then includes this.
  */
 #ifndef ST_TOOL_H
 #define ST_TOOL_H
 
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,6 +37,43 @@ static inline int parse_long(const char *s, long min, long max, long *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+/*
+ * "2", "0.25", "1.5": seconds with up to 3 decimals in the n bytes at s,
+ * kept as whole ms (no rounding), at most max_ms; 0, or -1 for anything else.
+ */
+static inline int parse_secs_n(const char *s, size_t n, long max_ms, long *ms)
+{
+	long v = 0, scale = 1000;
+	bool dot = false, digit = false;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (s[i] == '.' && !dot) {
+			dot = true;
+			continue;
+		}
+		if (s[i] < '0' || s[i] > '9' || (dot && scale == 1))
+			return -1;
+		digit = true;
+		if (dot) {
+			scale /= 10;
+			v += (s[i] - '0') * scale;
+		} else {
+			v = v * 10 + (s[i] - '0') * 1000L;
+		}
+		if (v > max_ms)
+			return -1;
+	}
+	*ms = v;
+	return digit ? 0 : -1;
+}
+
+/* The same for the whole string s. */
+static inline int parse_secs(const char *s, long max_ms, long *ms)
+{
+	return parse_secs_n(s, strlen(s), max_ms, ms);
 }
 
 /* Bad usage: one line on stderr, exit 2. */
@@ -122,6 +161,31 @@ static inline const char *opt_value(int argc, char **argv, int *i, char *key, si
 	return NULL;
 }
 
+/* A short option and the long one it stands for: "-d", "--duration". */
+struct short_opt {
+	const char *name, *full;
+};
+
+/*
+ * opt_value(), and the n short options in t, whose value is the next
+ * argument: for "-d 2", copies "--duration" into key and returns "2".
+ */
+static inline const char *opt_value_short(int argc, char **argv, int *i, char *key, size_t keylen,
+					  const struct short_opt *t, size_t n)
+{
+	const char *a = argv[*i];
+	size_t k;
+
+	for (k = 0; k < n && strcmp(a, t[k].name); k++)
+		;
+	if (k == n)
+		return opt_value(argc, argv, i, key, keylen);
+	snprintf(key, keylen, "%s", t[k].full);
+	if (*i + 1 >= argc)
+		usage_error("missing value for", a);
+	return argv[++*i];
+}
+
 /* Reads stdin until a newline or EOF, calling each(arg) after every read. */
 static inline void wait_line(void (*each)(void *arg), void *arg)
 {
@@ -171,11 +235,66 @@ static inline long long now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static inline long long now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
 static inline void sleep_ms(long ms)
 {
 	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
 
 	nanosleep(&ts, NULL); /* an interruption only shortens a poll interval */
+}
+
+/* SIGKILLs what is left in cgroup DIR; returns how many pids were listed. */
+static inline int kill_cgroup(const char *dir)
+{
+	char path[PATH_MAX];
+	long pid;
+	int n = 0;
+	FILE *f;
+
+	/* A longer path could not be opened anyway (ENAMETOOLONG). */
+	if (snprintf(path, sizeof(path), "%s/cgroup.procs", dir) >= (int)sizeof(path))
+		return 0;
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fscanf(f, "%ld", &pid) == 1) {
+		if (pid > 0)
+			kill((pid_t)pid, SIGKILL);
+		n++;
+	}
+	fclose(f);
+	return n;
+}
+
+/* True when we have no child at all, alive or zombie (nothing is reaped). */
+static inline bool no_children(void)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) < 0 && errno == ECHILD;
+}
+
+/*
+ * rmdir()s the cgroup DIR we made. The last task may still be leaving it:
+ * EBUSY for a moment, retried for up to wait_ms; a warning if it stays.
+ */
+static inline void remove_cgroup(const char *dir, long wait_ms)
+{
+	long long deadline = now_ms() + wait_ms;
+
+	while (rmdir(dir) && errno == EBUSY && now_ms() < deadline)
+		sleep_ms(10);
+	if (access(dir, F_OK) == 0)
+		fprintf(stderr, PROG ": warning: could not remove cgroup %s: %s\n", dir,
+			strerror(errno));
 }
 
 #endif

@@ -13,10 +13,17 @@ struct oom_kill;
 void report_json(struct model *m, FILE *out);
 /* The keys of one OOM kill (report oom_kills[] and the streamed oom_kill line). */
 void report_json_oom(struct json_w *w, const struct model *m, const struct oom_kill *k);
+/* The keys that name a cause: name, cgroup, root_pid, root_comm. */
+void report_json_cause_id(struct json_w *w, const struct job *j);
+/* Key "lineage": the comms of the job's deepest process and its ancestors, root first. */
+void report_json_lineage(struct json_w *w, struct model *m, const struct job *j);
 void report_text(struct model *m, FILE *out, const char *source);
 /* The "tls" object and the TLS HANDSHAKES section (user/report_tls.c). */
 void report_json_tls(struct json_w *w, struct model *m);
 void report_text_tls(struct model *m, FILE *out);
+/* The keys that say which process a TLS row is: pid, comm, cause, lib. */
+struct tls_proc;
+void report_json_tls_id(struct json_w *w, struct model *m, const struct tls_proc *t);
 /* The "tcp" object and the TCP section (user/report_tcp.c, docs/tcp.md). */
 struct tcp_reset;
 struct tcp_conn;
@@ -26,6 +33,8 @@ void report_text_tcp(struct model *m, FILE *out);
 void report_json_tcp_reset(struct json_w *w, struct model *m, const struct tcp_reset *r);
 /* The keys of one closed connection (tcp.connections[] and the tcp_close line). */
 void report_json_tcp_conn(struct json_w *w, struct model *m, const struct tcp_conn *c);
+/* Key k: ns as milliseconds, or null when not known. */
+void report_json_kms(struct json_w *w, const char *k, bool known, uint64_t ns);
 
 /* The "cpu" object and the CPU section (user/report_cpu.c, docs/cpu.md). */
 void report_json_cpu(struct json_w *w, struct model *m);

@@ -128,19 +128,6 @@ static void header(struct json_w *w, const struct model *m)
 	json_arr_end(w);
 }
 
-static void lineage(struct json_w *w, struct model *m, const struct job *j)
-{
-	const struct proc *chain[64];
-	struct proc *leaf = job_deepest(j);
-	size_t n = leaf ? model_lineage(m, leaf, chain, 64) : 0, i;
-
-	json_key(w, "lineage");
-	json_arr_begin(w);
-	for (i = 0; i < n; i++)
-		json_str(w, chain[i]->comm);
-	json_arr_end(w);
-}
-
 /* The concern columns of one cause; absent keys are columns not shown. */
 static void cause_metrics(struct json_w *w, const struct model *m, const struct job *j)
 {
@@ -169,17 +156,11 @@ static void causes(struct json_w *w, struct model *m)
 	json_arr_begin(w);
 	for (j = m->jobs; j && j->nprocs; j = j->next) {
 		json_obj_begin(w);
-		json_kstr(w, "name", j->name);
-		json_kstr(w, "cgroup", j->cgroup);
-		if (j->root)
-			json_kuint(w, "root_pid", j->root->pid);
-		else
-			json_knull(w, "root_pid");
-		json_kstr(w, "root_comm", j->root ? j->root->comm : NULL);
+		report_json_cause_id(w, j);
 		json_kuint(w, "procs", j->nprocs);
 		json_kuint(w, "execs", j->execs);
 		cause_metrics(w, m, j);
-		lineage(w, m, j);
+		report_json_lineage(w, m, j);
 		json_obj_end(w);
 	}
 	json_arr_end(w);
@@ -438,16 +419,6 @@ static void oom_kills(struct json_w *w, const struct model *m)
 	json_arr_end(w);
 }
 
-static uint32_t tls_peak(const struct tls_proc *t)
-{
-	uint32_t max = 0;
-	size_t i;
-
-	for (i = 0; i < t->nper_s; i++)
-		max = t->per_s[i] > max ? t->per_s[i] : max;
-	return max;
-}
-
 static void tls_phases(struct json_w *w, const struct tls_proc *t)
 {
 	json_key(w, "cpu_by_phase");
@@ -462,20 +433,14 @@ static void tls_phases(struct json_w *w, const struct tls_proc *t)
 
 static void tls_proc(struct json_w *w, struct model *m, const struct tls_proc *t)
 {
-	struct proc *p = model_find(m, t->pid);
-	struct job *j = p ? model_job_of(m, p) : NULL;
-
 	json_obj_begin(w);
-	json_kuint(w, "pid", t->pid);
-	json_kstr(w, "comm", t->comm[0] ? t->comm : (p ? p->comm : NULL));
-	json_kstr(w, "cause", j ? j->name : NULL);
-	json_kstr(w, "lib", t->lib);
+	report_json_tls_id(w, m, t);
 	json_kuint(w, "handshakes", t->handshakes);
 	json_kuint(w, "full", t->full);
 	json_kuint(w, "resumed", t->resumed);
 	json_kuint(w, "failed", t->failed);
 	json_kuint(w, "renegotiations", t->reneg);
-	json_kuint(w, "peak_per_s", tls_peak(t));
+	json_kuint(w, "peak_per_s", tls_proc_peak_rate(t));
 	json_kuint(w, "p50_us", tls_proc_lat_q(t, 0.50));
 	json_kuint(w, "p99_us", tls_proc_lat_q(t, 0.99));
 	tls_phases(w, t);
@@ -496,14 +461,6 @@ static void tls(struct json_w *w, struct model *m)
 	json_arr_end(w);
 }
 
-static void json_kms(struct json_w *w, const char *k, bool known, uint64_t ns)
-{
-	if (known)
-		json_kdouble(w, k, (double)ns / 1e6);
-	else
-		json_knull(w, k);
-}
-
 static void tcp_reset(struct json_w *w, struct model *m, const struct tcp_reset *r)
 {
 	struct proc *p = r->pid ? model_find(m, r->pid) : NULL;
@@ -520,8 +477,8 @@ static void tcp_reset(struct json_w *w, struct model *m, const struct tcp_reset 
 	json_kstr(w, "comm", r->comm[0] ? r->comm : (p ? p->comm : NULL));
 	json_kstr(w, "cause", j ? j->name : NULL);
 	json_kstr(w, "state", r->flags & TCP_F_NOSOCK ? NULL : tcp_state_name(r->state));
-	json_kms(w, "idle_ms", r->flags & TCP_F_IDLE, r->idle_rx_ns);
-	json_kms(w, "age_ms", r->flags & TCP_F_AGE, r->age_ns);
+	report_json_kms(w, "idle_ms", r->flags & TCP_F_IDLE, r->idle_rx_ns);
+	report_json_kms(w, "age_ms", r->flags & TCP_F_AGE, r->age_ns);
 	json_obj_end(w);
 }
 

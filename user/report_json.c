@@ -17,7 +17,18 @@ static void opt_time(struct json_w *w, const char *k, const struct model *m, uin
 		json_knull(w, k);
 }
 
-static void lineage(struct json_w *w, struct model *m, const struct job *j)
+void report_json_cause_id(struct json_w *w, const struct job *j)
+{
+	json_kstr(w, "name", j->name);
+	json_kstr(w, "cgroup", j->cgroup);
+	if (j->root)
+		json_kuint(w, "root_pid", j->root->pid);
+	else
+		json_knull(w, "root_pid");
+	json_kstr(w, "root_comm", j->root ? j->root->comm : NULL);
+}
+
+void report_json_lineage(struct json_w *w, struct model *m, const struct job *j)
 {
 	const struct proc *chain[64];
 	struct proc *leaf = job_deepest(j);
@@ -35,13 +46,7 @@ static void cause(struct json_w *w, struct model *m, const struct job *j)
 	size_t i;
 
 	json_obj_begin(w);
-	json_kstr(w, "name", j->name);
-	json_kstr(w, "cgroup", j->cgroup);
-	if (j->root)
-		json_kuint(w, "root_pid", j->root->pid);
-	else
-		json_knull(w, "root_pid");
-	json_kstr(w, "root_comm", j->root ? j->root->comm : NULL);
+	report_json_cause_id(w, j);
 	json_key(w, "pids");
 	json_arr_begin(w);
 	for (i = 0; i < j->nprocs; i++)
@@ -69,7 +74,7 @@ static void cause(struct json_w *w, struct model *m, const struct job *j)
 		json_kuint(w, "tcp_resets", j->tcp_resets);
 	}
 	json_kdouble(w, "score", j->score);
-	lineage(w, m, j);
+	report_json_lineage(w, m, j);
 	json_obj_end(w);
 }
 

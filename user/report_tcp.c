@@ -15,7 +15,7 @@
 #define TEXT_ROWS 10
 #define JSON_CONNS 200 /* most recent closed connections in tcp.connections */
 
-static void json_kms(struct json_w *w, const char *k, bool known, uint64_t ns)
+void report_json_kms(struct json_w *w, const char *k, bool known, uint64_t ns)
 {
 	if (known)
 		json_kdouble(w, k, (double)ns / 1e6);
@@ -50,9 +50,9 @@ void report_json_tcp_reset(struct json_w *w, struct model *m, const struct tcp_r
 		json_knull(w, "state"); /* an answer to a packet no socket wanted */
 	else
 		json_kstr(w, "state", tcp_state_name(r->state));
-	json_kms(w, "idle_ms", r->flags & TCP_F_IDLE, r->idle_rx_ns);
-	json_kms(w, "idle_tx_ms", r->flags & TCP_F_IDLE, r->idle_tx_ns);
-	json_kms(w, "age_ms", r->flags & TCP_F_AGE, r->age_ns);
+	report_json_kms(w, "idle_ms", r->flags & TCP_F_IDLE, r->idle_rx_ns);
+	report_json_kms(w, "idle_tx_ms", r->flags & TCP_F_IDLE, r->idle_tx_ns);
+	report_json_kms(w, "age_ms", r->flags & TCP_F_AGE, r->age_ns);
 	json_kuint(w, "rx_bytes", r->rx_bytes);
 	json_kuint(w, "tx_bytes", r->tx_bytes);
 	if (r->sent)
@@ -83,7 +83,7 @@ void report_json_tcp_conn(struct json_w *w, struct model *m, const struct tcp_co
 		json_kdouble(w, "end_s", model_time_s(m, c->close_ts));
 	else
 		json_knull(w, "end_s");
-	json_kms(w, "duration_ms", c->open_ts && c->close_ts, c->close_ts - c->open_ts);
+	report_json_kms(w, "duration_ms", c->open_ts && c->close_ts, c->close_ts - c->open_ts);
 	json_kuint(w, "rx_bytes", c->rx_bytes);
 	json_kuint(w, "tx_bytes", c->tx_bytes);
 	json_kuint(w, "retransmits", c->retrans);

@@ -31,35 +31,30 @@ static double total_cpu_s(const struct tls_proc *p)
 	return (double)total_samples(p) * p->period_ns / 1e9;
 }
 
-/* The busiest second: what "handshakes/s" means during the spike. */
-static uint32_t peak_rate(const struct tls_proc *p)
-{
-	uint32_t max = 0;
-	size_t i;
-
-	for (i = 0; i < p->nper_s; i++)
-		max = p->per_s[i] > max ? p->per_s[i] : max;
-	return max;
-}
-
-static void json_proc(struct json_w *w, struct model *m, const struct tls_proc *t)
+void report_json_tls_id(struct json_w *w, struct model *m, const struct tls_proc *t)
 {
 	struct proc *p = model_find(m, t->pid);
 	struct job *j = p ? model_job_of(m, p) : NULL;
-	unsigned int ph;
 
-	json_obj_begin(w);
 	json_kuint(w, "pid", t->pid);
 	json_kstr(w, "comm", t->comm[0] ? t->comm : (p ? p->comm : NULL));
 	json_kstr(w, "cause", j ? j->name : NULL);
 	json_kstr(w, "lib", t->lib);
+}
+
+static void json_proc(struct json_w *w, struct model *m, const struct tls_proc *t)
+{
+	unsigned int ph;
+
+	json_obj_begin(w);
+	report_json_tls_id(w, m, t);
 	json_kuint(w, "handshakes", t->handshakes);
 	json_kuint(w, "full", t->full);
 	json_kuint(w, "resumed", t->resumed);
 	json_kdouble(w, "reuse_rate", t->handshakes ? (double)t->resumed / t->handshakes : 0);
 	json_kuint(w, "failed", t->failed);
 	json_kuint(w, "renegotiations", t->reneg);
-	json_kuint(w, "peak_handshakes_per_s", peak_rate(t));
+	json_kuint(w, "peak_handshakes_per_s", tls_proc_peak_rate(t));
 	json_key(w, "latency_us");
 	json_obj_begin(w);
 	json_kuint(w, "p50", tls_proc_lat_q(t, 0.50));
@@ -130,7 +125,7 @@ static void text_proc(FILE *out, const struct tls_proc *t)
 	double cpu = total_cpu_s(t);
 
 	fprintf(out, " %-7u %-15.15s %6llu %6u %6llu %6llu %5.0f%% %5llu %5llu %7llu %7llu\n",
-		t->pid, t->comm, (unsigned long long)t->handshakes, peak_rate(t),
+		t->pid, t->comm, (unsigned long long)t->handshakes, tls_proc_peak_rate(t),
 		(unsigned long long)t->full, (unsigned long long)t->resumed,
 		pct(t->resumed, t->handshakes), (unsigned long long)t->reneg,
 		(unsigned long long)t->failed, (unsigned long long)tls_proc_lat_q(t, 0.5),

@@ -14,6 +14,16 @@ double tls_proc_cpu_s(const struct tls_proc *p, unsigned int phase)
 	return phase < TLS_PH_NR ? (double)p->samples[phase] * p->period_ns / 1e9 : 0;
 }
 
+uint32_t tls_proc_peak_rate(const struct tls_proc *p)
+{
+	uint32_t max = 0;
+	size_t i;
+
+	for (i = 0; i < p->nper_s; i++)
+		max = p->per_s[i] > max ? p->per_s[i] : max;
+	return max;
+}
+
 static struct tls_proc *proc_get(struct tls_model *t, uint32_t pid, const char *comm)
 {
 	struct tls_proc *p = hmap_get(&t->procs, pid);

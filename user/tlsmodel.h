@@ -70,6 +70,8 @@ void tls_model_lib(struct tls_model *t, uint32_t idx, const char *path, bool is_
 /* The q-quantile (0..1) of a process's latencies in µs; 0 when empty. */
 uint64_t tls_proc_lat_q(const struct tls_proc *p, double q);
 double tls_proc_cpu_s(const struct tls_proc *p, unsigned int phase);
+/* The busiest second: what "handshakes/s" means during the spike. */
+uint32_t tls_proc_peak_rate(const struct tls_proc *p);
 /* Sorts processes by handshakes and clients by handshakes + renegotiations. */
 void tls_model_sort(struct tls_model *t);
 
