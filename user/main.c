@@ -11,8 +11,7 @@
 #include "report.h"
 #include "spine.h"
 #include "stream.h"
-
-#define ST_VERSION "0.1.0"
+#include "version.h"
 
 struct cmd {
 	const char *name;
@@ -41,12 +40,15 @@ static const char record_usage[] =
 	"  spiketrace report spike.rec\n";
 
 static const char report_usage[] =
-	"Usage: spiketrace report [FILE] [--format text|json|folded|pprof|html] [-o OUT]\n"
+	"Usage: spiketrace report [FILE] [--format text|json|folded|pprof|perfetto|html] [-o OUT]\n"
 	"Explain a recording: ranked causes, their processes, the events in time order.\n"
 	"\n"
 	"  --format FMT   text (default), json, folded (collapsed stacks for flamegraph.pl,\n"
-	"                 inferno, speedscope), pprof (gzipped profile.proto) or html (one\n"
-	"                 self-contained page: causes, flame graph, timeline; works offline)\n"
+	"                 inferno, speedscope), pprof (gzipped profile.proto), perfetto (a\n"
+	"                 JSON trace for ui.perfetto.dev or chrome://tracing: causes as\n"
+	"                 tracks, process lifetimes, TLS handshakes, marks, counters) or\n"
+	"                 html (one self-contained page: causes, flame graph, timeline;\n"
+	"                 works offline)\n"
 	"  -o, --output   write to OUT instead of stdout\n"
 	"\n"
 	"Examples:\n"
@@ -54,6 +56,7 @@ static const char report_usage[] =
 	"  spiketrace report spike.rec --format json | jq '.causes[0]'\n"
 	"  spiketrace report spike.rec --format folded | flamegraph.pl > cpu.svg\n"
 	"  spiketrace report spike.rec --format pprof -o cpu.pb.gz && go tool pprof -top cpu.pb.gz\n"
+	"  spiketrace report spike.rec --format perfetto -o spike.json\n"
 	"  spiketrace report spike.rec --format html -o spike.html\n";
 
 static const char proc_usage[] =
@@ -174,8 +177,9 @@ static int cmd_report(struct options *o)
 	int rc;
 
 	if (strcmp(fmt, "text") && strcmp(fmt, "json") && strcmp(fmt, "folded") &&
-	    strcmp(fmt, "pprof") && strcmp(fmt, "html")) {
-		log_err("report: unknown format '%s' (text, json, folded, pprof, html)", fmt);
+	    strcmp(fmt, "pprof") && strcmp(fmt, "perfetto") && strcmp(fmt, "html")) {
+		log_err("report: unknown format '%s' (text, json, folded, pprof, perfetto, html)",
+			fmt);
 		return 2;
 	}
 	m = model_new(0);
@@ -193,6 +197,8 @@ static int cmd_report(struct options *o)
 			rc = report_folded(m, out);
 		else if (!strcmp(fmt, "pprof"))
 			rc = report_pprof(m, out);
+		else if (!strcmp(fmt, "perfetto"))
+			rc = report_perfetto(m, out);
 		else if (!strcmp(fmt, "html"))
 			rc = report_html(m, out);
 		else
@@ -396,7 +402,7 @@ static const struct cmd cmds[] = {
 	{ "record", OPT_TRACING | OPT_OUTPUT | OPT_ONLY | OPT_FREQ | OPT_PORTS, cmd_record,
 	  "record every concern into a file", record_usage },
 	{ "report", OPT_FORMAT | OPT_OUTPUT | OPT_INPUT, cmd_report,
-	  "explain a recording (text, json, folded, pprof, html)", report_usage },
+	  "explain a recording (text, json, folded, pprof, perfetto, html)", report_usage },
 	{ "proc", OPT_TRACING | OPT_JSON, cmd_proc, "stream execs and exits with lineage",
 	  proc_usage },
 	{ "mem", OPT_TRACING | OPT_JSON | OPT_INTERVAL, cmd_mem,

@@ -42,6 +42,8 @@ void report_text_cpu(struct model *m, FILE *out);
 /* The CPU profile, cause frames first: collapsed stacks, or gzipped pprof. 0 or 1. */
 int report_folded(struct model *m, FILE *out);
 int report_pprof(struct model *m, FILE *out);
+/* A JSON trace (Trace Event Format) for ui.perfetto.dev (user/report_perfetto.c). 0 or 1. */
+int report_perfetto(struct model *m, FILE *out);
 /* One self-contained HTML page (user/report_html.c). 0 or 1. */
 int report_html(struct model *m, FILE *out);
 

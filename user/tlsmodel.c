@@ -78,6 +78,34 @@ static void count_second(struct tls_proc *p, size_t sec)
 	p->per_s[sec]++;
 }
 
+/* Keeps the first TLS_HS_KEPT handshakes; counts the rest. */
+static void keep_hs(struct tls_model *t, const struct tls_event *e)
+{
+	struct tls_hs_ent *h;
+	size_t cap;
+
+	if (t->nhs == t->hs_cap) {
+		cap = t->hs_cap ? t->hs_cap * 2 : 256;
+		cap = cap < TLS_HS_KEPT ? cap : TLS_HS_KEPT;
+		h = t->nhs < cap ? realloc(t->hs, cap * sizeof(*h)) : NULL;
+		if (!h) {
+			t->hs_dropped++;
+			return;
+		}
+		t->hs = h;
+		t->hs_cap = cap;
+	}
+	h = &t->hs[t->nhs++];
+	memset(h, 0, sizeof(*h));
+	h->ts = e->ts;
+	h->start_ns = e->start_ns;
+	h->pid = e->pid;
+	h->tid = e->tid;
+	h->flags = e->flags;
+	h->port = e->port;
+	st_strlcpy(h->addr, e->addr, sizeof(h->addr));
+}
+
 struct tls_proc *tls_model_hs(struct tls_model *t, uint64_t t0, const struct tls_event *e)
 {
 	struct tls_proc *p = proc_get(t, e->pid, e->comm);
@@ -90,6 +118,7 @@ struct tls_proc *tls_model_hs(struct tls_model *t, uint64_t t0, const struct tls
 		st_strlcpy(p->comm, e->comm, sizeof(p->comm));
 	if (!p->lib && e->lib < 256)
 		p->lib = t->libs[e->lib];
+	keep_hs(t, e);
 	/* Clients are the peers of servers; a client's peer is a server. */
 	c = e->addr[0] && (e->flags & (TLS_F_SERVER | TLS_F_ROLE_KNOWN)) != TLS_F_ROLE_KNOWN ?
 		    client_get(t, e->addr) :
@@ -201,6 +230,7 @@ void tls_model_free(struct tls_model *t)
 	}
 	for (i = 0; i < 256; i++)
 		free(t->libs[i]);
+	free(t->hs);
 	hmap_free(&t->procs);
 	hmap_free(&t->clients);
 	free(t);

@@ -2,7 +2,8 @@
 /*
  * The TLS part of the cause model: per process handshakes (full, resumed,
  * failed, renegotiations), their latency distribution and per-second
- * counts, CPU samples by handshake phase, and per client address counts.
+ * counts, CPU samples by handshake phase, per client address counts, and
+ * the first TLS_HS_KEPT handshakes one by one (for timelines).
  */
 #ifndef ST_TLSMODEL_H
 #define ST_TLSMODEL_H
@@ -27,6 +28,18 @@ struct tls_event {
 	char comm[16];
 	char addr[48]; /* peer address, "" when unknown */
 	uint16_t port;
+};
+
+#define TLS_HS_KEPT 20000 /* handshakes kept one by one, the first of a recording */
+
+/* One handshake as it ended (a failed one included). */
+struct tls_hs_ent {
+	uint64_t ts; /* completion (or failure) time */
+	uint64_t start_ns;
+	uint32_t pid, tid;
+	uint32_t flags; /* TLS_F_* */
+	uint16_t port;
+	char addr[48]; /* peer address, "" when unknown */
 };
 
 struct tls_proc {
@@ -59,10 +72,16 @@ struct tls_model {
 	size_t nclients;
 	char *libs[256]; /* library index -> path */
 	bool lib_static[256];
+	struct tls_hs_ent *hs; /* in arrival order, at most TLS_HS_KEPT */
+	size_t nhs, hs_cap;
+	uint64_t hs_dropped; /* handshakes not kept: past TLS_HS_KEPT or no memory */
 };
 
 void tls_model_free(struct tls_model *t);
-/* A handshake ended; returns the process entry (NULL on allocation failure). */
+/*
+ * A handshake ended; returns the process entry (NULL on allocation failure).
+ * The first TLS_HS_KEPT are also kept in t->hs.
+ */
 struct tls_proc *tls_model_hs(struct tls_model *t, uint64_t t0, const struct tls_event *e);
 void tls_model_cpu(struct tls_model *t, uint32_t pid, const uint64_t *samples, uint64_t period_ns);
 void tls_model_lib(struct tls_model *t, uint32_t idx, const char *path, bool is_static);
