@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `make demo`: replays the scenarios (1 to 4) while
-# recording them, then writes demo/report.txt and demo/report.json and
-# prints the text report. Bounded; cleans up after itself.
+# recording them, then writes demo/report.txt, report.json, report.html,
+# trace.json (Perfetto), cpu.folded and cpu.pb.gz and prints the text report. Bounded; cleans up
+# after itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,11 +12,26 @@ mkdir -p "$OUT"
 rm -f "$OUT/demo.rec"
 
 rec_pid=
+CG2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)
+made_cgroups=()
 cleanup() {
 	[ -n "$rec_pid" ] && kill -INT "$rec_pid" 2>/dev/null || true
 	wait 2>/dev/null || true
+	for cg in "${made_cgroups[@]}"; do rmdir "$cg" 2>/dev/null || true; done
 }
 trap cleanup EXIT
+
+# Runs a command in a cgroup2 group of its own, as a service manager would
+# (the subshell moves itself in, then execs): each scenario is its own cause.
+# The groups are made before recording (mkdir is not a builtin).
+for cg in "st-demo-tls-$$" "st-demo-net-$$"; do
+	mkdir "$CG2/$cg" && made_cgroups+=("$CG2/$cg")
+done
+in_cgroup() {
+	local cg="$CG2/$1"
+	shift
+	(echo "$BASHPID" >"$cg/cgroup.procs" && exec "$@")
+}
 
 # The recorder runs until the scenarios are done (hard bound: 120 s).
 "$ST" record -d 120 -o "$OUT/demo.rec" 2>"$OUT/record.log" &
@@ -40,10 +56,10 @@ echo "demo: scenario 2, the TLS handshake storm (nginx: full, then resumed; s_se
 # nginx with session cache and tickets off takes a flood of full handshakes
 # from four client addresses, then resumptions on a port that allows them,
 # then aborted handshakes; s_server takes renegotiations from one client.
-build/tools/st-tlsstorm --port 14433 --full 1500 --resumed 300 --abort 10 --clients 4 \
-	| tail -n 1 >"$OUT/tls-nginx.json"
-build/tools/st-tlsstorm --server s_server --port 14443 --full 20 --reneg 12 \
-	| tail -n 1 >"$OUT/tls-s_server.json"
+in_cgroup "st-demo-tls-$$" build/tools/st-tlsstorm --port 14433 --full 1500 --resumed 300 \
+	--abort 10 --clients 4 | tail -n 1 >"$OUT/tls-nginx.json"
+in_cgroup "st-demo-tls-$$" build/tools/st-tlsstorm --server s_server --port 14443 --full 20 \
+	--reneg 12 | tail -n 1 >"$OUT/tls-s_server.json"
 read -r -t 1 <> <(:) || true # the servers' last SSL_free
 
 echo "demo: scenario 3, the noisy neighbour (8 busy workers beside a 10 ms periodic service)"
@@ -55,8 +71,8 @@ build/tools/st-noisy -n 8 -d 4 --cgroup "st-demo-noisy-$$" --service-cgroup "st-
 echo "demo: scenario 4, idle connections reset by a middlebox (3 s conntrack timeout)"
 # Client, middlebox and server namespaces; connections idle 1 to 6 s, all at
 # once; the middlebox forgets flows idle over 3 s and answers them with a RST.
-build/tools/st-idlereset --timeout-s 3 --idle 1,2,3.5,4,4.2 --family both --parallel \
-	| tail -n 1 >"$OUT/idlereset.json"
+in_cgroup "st-demo-net-$$" build/tools/st-idlereset --timeout-s 3 --idle 1,2,3.5,4,4.2 \
+	--family both --parallel | tail -n 1 >"$OUT/idlereset.json"
 
 kill -INT "$rec_pid"
 wait "$rec_pid"
@@ -65,6 +81,10 @@ cat "$OUT/record.log" >&2
 
 "$ST" report "$OUT/demo.rec" -o "$OUT/report.txt"
 "$ST" report "$OUT/demo.rec" --format json -o "$OUT/report.json"
+"$ST" report "$OUT/demo.rec" --format html -o "$OUT/report.html"
+"$ST" report "$OUT/demo.rec" --format perfetto -o "$OUT/trace.json"
+"$ST" report "$OUT/demo.rec" --format folded -o "$OUT/cpu.folded"
+"$ST" report "$OUT/demo.rec" --format pprof -o "$OUT/cpu.pb.gz"
 cat "$OUT/report.txt"
 
 top=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["causes"][0]["name"])' \

@@ -389,15 +389,27 @@ void cpu_job(struct model *m, struct job *j)
 	j->max_concurrency = h >= 0 ? conc_cgroup(m, j, h) : conc_procs(m, j);
 }
 
+/*
+ * A record written at a tick covers the second before it; ticks come a
+ * little after each whole second. Placed at the middle of that second, its
+ * counts land in the interval they were taken in.
+ */
+#define TICK_MID_NS 500000000ULL
+
+static uint64_t covered_at(uint64_t ts)
+{
+	return ts > TICK_MID_NS ? ts - TICK_MID_NS : 0;
+}
+
 static uint64_t cum_at(const struct cpu_series *s, uint64_t t)
 {
 	size_t lo = 0, hi = s->n;
 
-	/* The last point at or before t. */
+	/* The last point whose second (covered_at) is before t. */
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 
-		if (s->v[mid].ts <= t)
+		if (covered_at(s->v[mid].ts) < t)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -436,8 +448,8 @@ static void conc_into(const struct model *m, const struct cpu_series *s, double 
 	for (k = 0; k < s->n; k++) {
 		uint64_t ts = s->v[k].ts;
 		uintptr_t sum = (uintptr_t)hmap_get(sums, ts) + s->v[k].v;
-		/* A record at ts covers the second before it. */
-		size_t b = ts > m->t0 ? (ts - m->t0 - 1) / step : 0;
+		uint64_t at = covered_at(ts);
+		size_t b = at > m->t0 ? (at - m->t0) / step : 0;
 
 		hmap_put(sums, ts, (void *)sum);
 		if (b < nb && sum > v[b])

@@ -759,8 +759,14 @@ static int job_cmp(const void *a, const void *b)
  * job has, weighted, summed. Concerns add metrics here as they land.
  */
 struct metric {
-	double weight;
+	enum rank_metric id;
 	double (*get)(const struct job *j);
+};
+
+/* docs/causes.md lists these; a concern adds its metrics here. */
+const double rank_weights[RM_NR] = {
+	[RM_EXECS] = 1.0, [RM_CONC] = 0.5,    [RM_GROWTH] = 2.0, [RM_PEAK] = 1.0, [RM_FAULTS] = 1.0,
+	[RM_OOM] = 3.0,	  [RM_TLS_CPU] = 1.0, [RM_RESETS] = 1.0, [RM_CPU] = 2.0,
 };
 
 static double m_execs(const struct job *j)
@@ -808,11 +814,21 @@ static double m_cpu(const struct job *j)
 	return j->cpu_s;
 }
 
-/* docs/causes.md lists these; a concern adds its metrics here. */
 static const struct metric metrics[] = {
-	{ 1.0, m_execs }, { 0.5, m_conc }, { 2.0, m_growth }, { 1.0, m_peak }, { 1.0, m_faults },
-	{ 3.0, m_oom },	  { 1.0, m_tls },  { 1.0, m_resets }, { 2.0, m_cpu },
+	{ RM_EXECS, m_execs }, { RM_CONC, m_conc },	{ RM_GROWTH, m_growth },
+	{ RM_PEAK, m_peak },   { RM_FAULTS, m_faults }, { RM_OOM, m_oom },
+	{ RM_TLS_CPU, m_tls }, { RM_RESETS, m_resets }, { RM_CPU, m_cpu },
 };
+
+double job_rank_value(const struct job *j, enum rank_metric k)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(metrics); i++)
+		if (metrics[i].id == k)
+			return metrics[i].get(j);
+	return 0;
+}
 
 static struct tls_proc *tls_of(const struct model *m, const struct proc *p)
 {
@@ -869,7 +885,7 @@ static void score_jobs(struct job **v, size_t n)
 		if (max <= 0)
 			continue;
 		for (i = 0; i < n; i++)
-			v[i]->score += metrics[k].weight * metrics[k].get(v[i]) / max;
+			v[i]->score += rank_weights[metrics[k].id] * metrics[k].get(v[i]) / max;
 	}
 }
 

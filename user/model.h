@@ -248,6 +248,26 @@ size_t model_lineage(struct model *m, struct proc *p, const struct proc **out, s
 /* A process that did something while recording (not only seeded). */
 bool proc_active(const struct proc *p);
 
+/*
+ * The ranking metrics (docs/causes.md#ranking) and their weights in the
+ * score; user/windows.c scores each timeline bucket with the same weights.
+ */
+enum rank_metric {
+	RM_EXECS,
+	RM_CONC, /* max_concurrency */
+	RM_GROWTH, /* rss_growth */
+	RM_PEAK, /* rss_peak */
+	RM_FAULTS,
+	RM_OOM,
+	RM_TLS_CPU,
+	RM_RESETS,
+	RM_CPU,
+	RM_NR,
+};
+extern const double rank_weights[RM_NR];
+/* The value of ranking metric k for job j (after model_finalize). */
+double job_rank_value(const struct job *j, enum rank_metric k);
+
 struct job *model_job_of(struct model *m, struct proc *p);
 /* Builds per-job aggregates and ranks m->jobs; t_end = end of recording. */
 void model_finalize(struct model *m, uint64_t t_end);

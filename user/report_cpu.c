@@ -48,11 +48,15 @@ struct leaf {
 	uint64_t count;
 };
 
+static const struct stackset *leaf_names; /* for ties: qsort has no context */
+
 static int leaf_cmp(const void *a, const void *b)
 {
 	const struct leaf *x = a, *y = b;
 
-	return x->count < y->count ? 1 : x->count > y->count ? -1 : 0;
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	return strcmp(leaf_names->names[x->frame], leaf_names->names[y->frame]);
 }
 
 #define TOP_LEAVES 5
@@ -78,6 +82,7 @@ static void top_leaves(struct model *m, const struct job *j, FILE *out)
 			v[n++].frame = f;
 		v[k].count += s.v[i].count;
 	}
+	leaf_names = &s;
 	qsort(v, n, sizeof(*v), leaf_cmp);
 	for (i = 0; i < n && i < TOP_LEAVES; i++)
 		fprintf(out, "      %5.1f%%  %.80s\n", 100.0 * (double)v[i].count / (double)s.total,

@@ -6,6 +6,7 @@
 #include "cpumodel.h"
 #include "json.h"
 #include "report.h"
+#include "windows.h"
 
 static const char *const mark_names[] = { "exec", "exit", "oom_kill", "reset", "trigger" };
 
@@ -188,6 +189,30 @@ static void series(struct json_w *w, const struct model *m)
 	free(rss);
 }
 
+#define MAX_WINDOWS 64
+
+/* Which cause dominated each stretch of time (docs/causes.md#windows). */
+static void windows(struct json_w *w, struct model *m)
+{
+	struct window v[MAX_WINDOWS];
+	size_t n = model_windows(m, v, MAX_WINDOWS), i;
+
+	json_key(w, "windows");
+	json_arr_begin(w);
+	for (i = 0; i < n; i++) {
+		json_obj_begin(w);
+		json_kdouble(w, "start_s", v[i].start_s);
+		json_kdouble(w, "end_s", v[i].end_s);
+		json_kstr(w, "cause", v[i].job->name);
+		json_kstr(w, "metric", win_metric_name(v[i].metric));
+		json_kdouble(w, "value", v[i].value);
+		json_kdouble(w, "share", v[i].share);
+		json_kuint(w, "oom_kills", v[i].oom_kills);
+		json_obj_end(w);
+	}
+	json_arr_end(w);
+}
+
 void report_json_oom(struct json_w *w, const struct model *m, const struct oom_kill *k)
 {
 	json_kdouble(w, "time_s", model_time_s(m, k->ts));
@@ -264,6 +289,7 @@ void report_json(struct model *m, FILE *out)
 	json_kdouble(w, "interval_s", model_interval_s(m));
 	series(w, m);
 	marks(w, m);
+	windows(w, m);
 	json_obj_end(w);
 	json_obj_end(w);
 	json_free(w);

@@ -311,17 +311,21 @@ static void text_resets(FILE *out, struct model *m, const struct tcp_model *t)
 void report_text_tcp(struct model *m, FILE *out)
 {
 	struct tcp_model *t = m->tcp;
+	char a[128], b[128];
+	int n;
 
 	if (!t)
 		return;
 	tcp_model_sort(t);
 	fprintf(out, "\nTCP (docs/tcp.md)\n");
-	fprintf(out,
-		" %llu transitions, %llu connections closed, %zu open; resets: %llu received, "
-		"%llu sent; %llu retransmits\n",
-		(unsigned long long)tcp_model_transitions(t), (unsigned long long)t->nclosed,
-		t->live.len, (unsigned long long)tcp_model_resets(t, false),
-		(unsigned long long)tcp_model_resets(t, true), (unsigned long long)t->retrans);
+	n = snprintf(a, sizeof(a), " %llu transitions, %llu connections closed, %zu open;",
+		     (unsigned long long)tcp_model_transitions(t), (unsigned long long)t->nclosed,
+		     t->live.len);
+	snprintf(b, sizeof(b), " resets: %llu received, %llu sent; %llu retransmits",
+		 (unsigned long long)tcp_model_resets(t, false),
+		 (unsigned long long)tcp_model_resets(t, true), (unsigned long long)t->retrans);
+	/* one line while it fits 100 columns */
+	fprintf(out, "%s%s%s\n", a, n + strlen(b) > 100 ? "\n" : "", b);
 	if (t->nresets)
 		text_resets(out, m, t);
 	if (t->rlist)
