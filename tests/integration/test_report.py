@@ -19,14 +19,30 @@ TOOLS = REPO / "build" / "tools"
 _REC = {}
 
 
-def last_json(cmd, timeout=120):
-    res = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=timeout)
+def cgroup2_root():
+    with open("/proc/self/mounts") as f:
+        return next(ln.split()[1] for ln in f if ln.split()[2] == "cgroup2")
+
+
+def last_json(cmd, timeout=120, cgroup=None):
+    """Runs a generator (in a cgroup2 group of its own when given, entered
+    before exec as a service manager does); returns its last JSON line."""
+    pre = None
+    if cgroup:
+        os.makedirs(cgroup, exist_ok=True)
+
+        def pre():
+            with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+    res = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=timeout,
+                         preexec_fn=pre)
     assert res.returncode == 0, (cmd, res.stdout[-2000:], res.stderr[-2000:])
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
 def record_scenarios(start_spiketrace, run_spiketrace, tmp):
     tag = os.getpid()
+    cg2 = cgroup2_root()
     rec = tmp / "scenarios.rec"
     st = start_spiketrace(["record", "-d", 120, "-o", rec, "-F", 199])
     made = {}
@@ -34,18 +50,21 @@ def record_scenarios(start_spiketrace, run_spiketrace, tmp):
                               "--mem-limit", 256, "--alloc-mb", 200, "--step-mb", 16,
                               "--step-ms", 50, "--hold-ms", 1500, "--distractor-ms", 2500])
     made["tls"] = last_json([TOOLS / "st-tlsstorm", "--port", 14493, "--full", 300,
-                             "--clients", 2])
+                             "--clients", 2], cgroup=f"{cg2}/st-rep-tls-{tag}")
     made["noisy"] = last_json([TOOLS / "st-noisy", "-n", 4, "-d", 2, "--pre", 0.5,
                                "--cgroup", f"st-rep-noisy-{tag}",
                                "--service-cgroup", f"st-rep-svc-{tag}"])
     made["reset"] = last_json([TOOLS / "st-idlereset", "--timeout-s", 1, "--idle", "0.3,2",
-                               "--family", "4", "--parallel", "--prefix", f"strep{tag % 1000}"])
+                               "--family", "4", "--parallel", "--prefix", f"strep{tag % 1000}"],
+                           cgroup=f"{cg2}/st-rep-net-{tag}")
     time.sleep(1)
     st.send_signal(signal.SIGINT)
     res = st.finish(60)
     assert res.returncode == 0, res
+    for name in ("tls", "net"):
+        os.rmdir(f"{cg2}/st-rep-{name}-{tag}")
     out = {"rec": rec, "made": made, "tag": tag, "tmp": tmp}
-    for fmt in ("json", "text", "folded", "html"):
+    for fmt in ("json", "text", "folded", "html", "perfetto"):
         r = run_spiketrace(["report", rec, "--format", fmt])
         assert r.returncode == 0, r
         out[fmt] = r.stdout
@@ -142,6 +161,10 @@ def test_the_oom_kill_is_the_same_everywhere(rep):
     assert [m["pid"] for m in marks] == [victim]
     assert re.search(rf"\[{victim}\]", rep["text"]), "the text report names the victim"
     assert f"{victim}" in rep["html"] and "oom" in rep["html"].lower()
+    trace = json.loads(rep["perfetto"])["traceEvents"]
+    ooms = [e for e in trace if e["ph"] == "i" and e["name"].startswith("OOM kill")]
+    assert [e["tid"] for e in ooms] == [victim], ooms
+    assert abs(ooms[0]["ts"] / 1e6 - kills[0]["time_s"]) < 1e-3
 
 
 def test_each_scenario_is_in_the_report(rep):
@@ -168,3 +191,69 @@ def test_text_report_fits_100_columns_without_a_tty_or_colour(rep, run_spiketrac
         assert len(line) <= 100, (n, len(line), line)
     for section in ("TOP CAUSES", "OOM KILLS", "CPU", "TLS", "TCP", "TIMELINE"):
         assert section in r.stdout, section
+
+
+def test_each_scenario_culprit_tops_its_window(rep):
+    """The window covering most of each generator's run names its culprit."""
+    doc, tag = rep["doc"], rep["tag"]
+    marks = doc["timeline"]["marks"]
+    for tool, culprit in (("st-cronjob", "st-rep-cron"), ("st-tlsstorm", "st-rep-tls"),
+                          ("st-noisy", "st-rep-noisy"), ("st-idlereset", "st-rep-net")):
+        ex = next(m for m in marks if m["kind"] == "exec" and m["detail"] == tool)
+        end = next(m["time_s"] for m in marks if m["kind"] == "exit" and m["pid"] == ex["pid"])
+
+        def overlap(w):
+            return min(w["end_s"], end) - max(w["start_s"], ex["time_s"])
+        wins = [w for w in doc["timeline"]["windows"] if overlap(w) > 0]
+        assert wins, (tool, doc["timeline"]["windows"])
+        assert max(wins, key=overlap)["cause"] == f"{culprit}-{tag}", (tool, wins)
+        # The text verdict says it too.
+        assert f"{culprit}-{tag}" in rep["text"].split("TOP CAUSES")[0], tool
+
+
+def test_cpu_in_perfetto_counters_matches_json(rep):
+    """The per-cause CPU counter of the trace adds up to the cause's cpu_s."""
+    doc = rep["doc"]
+    trace = json.loads(rep["perfetto"])["traceEvents"]
+    names = {e["pid"]: e["args"]["name"] for e in trace
+             if e["ph"] == "M" and e["name"] == "process_name"}
+    iv = doc["timeline"]["interval_s"]
+    cpu = defaultdict(float)
+    for e in trace:
+        if e["ph"] == "C" and e["name"].startswith("cpu") and e["pid"] in names:
+            cpu[names[e["pid"]]] += sum(e["args"].values()) * iv
+    for c in doc["causes"][:5]:
+        if c["cpu_s"] > 0.05:
+            assert abs(cpu[c["name"]] - c["cpu_s"]) <= 0.01 + 1e-3 * c["cpu_s"], (c, cpu)
+
+
+def test_json_has_the_cli_md_keys(rep):
+    """The keys ../shared/CLI.md promises (net_rx/tx_bytes come with the
+    network-volume concern, issue 12)."""
+    doc = rep["doc"]
+    for k in ("version", "duration_s", "lost_events", "causes", "processes", "oom_kills", "tls",
+              "tcp", "timeline"):
+        assert k in doc, k
+    for c in doc["causes"]:
+        for k in ("name", "cgroup", "root_pid", "root_comm", "pids", "cpu_s", "page_faults",
+                  "rss_peak_bytes", "rss_growth_bytes", "execs", "oom_kills", "max_concurrency",
+                  "run_delay_s"):
+            assert k in c, (k, c["name"])
+    for p in doc["processes"]:
+        for k in ("pid", "ppid", "comm", "cgroup", "cause", "start_s", "exit_s", "exit_code",
+                  "cpu_s", "page_faults", "rss_peak_bytes", "oom_killed"):
+            assert k in p, (k, p["pid"])
+    for k in ("time_s", "victim_pid", "victim_comm", "memcg", "total_vm_bytes",
+              "anon_rss_bytes", "file_rss_bytes", "shmem_rss_bytes", "trigger_pid",
+              "trigger_comm"):
+        assert k in doc["oom_kills"][0], k
+    t = doc["tls"]["processes"][0]
+    for k in ("pid", "comm", "lib", "handshakes", "full", "resumed", "failed", "renegotiations",
+              "latency_us", "cpu_s", "cpu_by_phase"):
+        assert k in t, k
+    assert set(t["cpu_by_phase"]) >= {"key_exchange", "signature", "rng", "other"}
+    assert set(doc["tcp"]) >= {"transitions", "by_remote", "resets"}
+    metrics = {s["metric"] for s in doc["timeline"]["series"]}
+    assert metrics >= {"cpu_s", "page_faults", "rss_bytes", "tls_handshakes", "tcp_resets"}
+    kinds = {m["kind"] for m in doc["timeline"]["marks"]}
+    assert kinds >= {"exec", "exit", "oom_kill", "reset"}
