@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "json.h"
+#include "live.h"
 #include "log.h"
 #include "report.h"
 #include "spine.h"
@@ -23,10 +24,15 @@ struct cmd {
 
 static const char record_usage[] =
 	"Usage: spiketrace record [-d SECS] [-o FILE] [--only LIST] [-p PID] [-c CGROUP] [-F HZ]\n"
+	"       spiketrace record --flight SECS --trigger EXPR [--trigger EXPR...] -o DIR ...\n"
 	"Record every concern (or --only LIST) into FILE (default spiketrace.rec).\n"
 	"\n"
 	"  -d, --duration SECS  stop after SECS (default: at SIGINT/SIGTERM)\n"
-	"  -o, --output FILE    recording to write (replaced if it exists, never a symlink)\n"
+	"  -o, --output FILE    recording to write (replaced if it exists, never a symlink);\n"
+	"                       with --flight, the directory recordings are written into\n"
+	"      --flight SECS    flight recorder: keep the last SECS in memory; each time a\n"
+	"                       trigger fires, write SECS before and after into a new file\n"
+	"      --trigger EXPR   oom, cpu>PCT, handshakes>N, resets>N, exec=NAME (repeatable)\n"
 	"      --only LIST      comma list of concerns: proc,mem,tls,tcp,cpu\n"
 	"  -F, --freq HZ        CPU sampling rate (default 99)\n"
 	"  -p, --pid PID        only this process and its descendants\n"
@@ -138,6 +144,8 @@ static int cmd_record(struct options *o)
 	char what[300];
 	int rc;
 
+	if (o->flight)
+		return flight_main(o);
 	/* Checked before the file is touched: a failed start keeps an old recording. */
 	if (spine_preflight(o, &sp.feat))
 		return 1;
@@ -399,8 +407,8 @@ static int cmd_cpu(struct options *o)
 }
 
 static const struct cmd cmds[] = {
-	{ "record", OPT_TRACING | OPT_OUTPUT | OPT_ONLY | OPT_FREQ | OPT_PORTS, cmd_record,
-	  "record every concern into a file", record_usage },
+	{ "record", OPT_TRACING | OPT_OUTPUT | OPT_ONLY | OPT_FREQ | OPT_PORTS | OPT_FLIGHT,
+	  cmd_record, "record every concern into a file", record_usage },
 	{ "report", OPT_FORMAT | OPT_OUTPUT | OPT_INPUT, cmd_report,
 	  "explain a recording (text, json, folded, pprof, perfetto, html)", report_usage },
 	{ "proc", OPT_TRACING | OPT_JSON, cmd_proc, "stream execs and exits with lineage",
@@ -413,6 +421,10 @@ static const struct cmd cmds[] = {
 	  "stream TCP transitions, resets (idle time) and closes", tcp_usage },
 	{ "cpu", OPT_TRACING | OPT_JSON | OPT_INTERVAL | OPT_FREQ, cmd_cpu,
 	  "stream a per-job CPU, concurrency and run-delay table", cpu_usage },
+	{ "top", OPT_TRACING | OPT_INTERVAL | OPT_ONLY | OPT_FREQ, top_main,
+	  "live ranked causes, refreshing in place", top_usage },
+	{ "serve", OPT_TRACING | OPT_LISTEN | OPT_ONLY | OPT_FREQ, serve_main,
+	  "Prometheus /metrics for fleets", serve_usage },
 	{ "features", OPT_JSON | OPT_BTF, cmd_features, "what this kernel supports",
 	  features_usage },
 };

@@ -18,6 +18,8 @@ enum {
 	LO_PORT,
 	LO_LPORT,
 	LO_RPORT,
+	LO_FLIGHT,
+	LO_TRIGGER,
 };
 
 static const struct option longopts[] = {
@@ -38,6 +40,8 @@ static const struct option longopts[] = {
 	{ "port", required_argument, NULL, LO_PORT },
 	{ "lport", required_argument, NULL, LO_LPORT },
 	{ "rport", required_argument, NULL, LO_RPORT },
+	{ "flight", required_argument, NULL, LO_FLIGHT },
+	{ "trigger", required_argument, NULL, LO_TRIGGER },
 	{ 0 },
 };
 
@@ -181,6 +185,23 @@ static int parse_one(int c, const char *arg, unsigned int allowed, struct option
 		}
 		o->ringbuf_kb = v;
 		return 0;
+	case LO_FLIGHT:
+		if (allow(o->cmd, allowed, OPT_FLIGHT, "--flight"))
+			return 2;
+		if (st_parse_secs(arg, 1, 3600, &d)) {
+			snprintf(msg, sizeof(msg),
+				 "--flight needs seconds from 1 to 3600, got '%s'", arg);
+			return bad(o->cmd, msg);
+		}
+		o->flight = d;
+		return 0;
+	case LO_TRIGGER:
+		if (allow(o->cmd, allowed, OPT_FLIGHT, "--trigger"))
+			return 2;
+		if (o->ntriggers == OPT_MAX_TRIGGERS)
+			return bad(o->cmd, "at most 8 --trigger options");
+		o->triggers[o->ntriggers++] = arg;
+		return 0;
 	case 'v':
 		st_verbose++;
 		return 0;
@@ -216,6 +237,10 @@ int opts_parse(int argc, char **argv, unsigned int allowed, const char *usage, s
 		if (err)
 			return err;
 	}
+	if (o->ntriggers && !o->flight)
+		return bad(o->cmd, "--trigger needs --flight SECS");
+	if (o->flight && !o->ntriggers)
+		return bad(o->cmd, "--flight needs at least one --trigger EXPR");
 	if (optind < argc) {
 		if (!(allowed & OPT_INPUT) || o->input || optind + 1 < argc) {
 			snprintf(msg, sizeof(msg), "unexpected argument '%s'", argv[optind]);

@@ -21,7 +21,10 @@ enum opt_bit {
 	OPT_RINGBUF = 1 << 11,
 	OPT_INPUT = 1 << 12, /* a positional FILE */
 	OPT_PORTS = 1 << 13, /* --port, --lport, --rport (tcp) */
+	OPT_FLIGHT = 1 << 14, /* --flight SECS, --trigger EXPR (record) */
 };
+
+#define OPT_MAX_TRIGGERS 8
 
 #define OPT_TRACING (OPT_DURATION | OPT_PID | OPT_CGROUP | OPT_BTF | OPT_RINGBUF)
 
@@ -41,6 +44,9 @@ struct options {
 	const char *btf_path;
 	unsigned int ringbuf_kb;
 	uint16_t port, lport, rport; /* tcp: either side, local, remote; 0 = any */
+	double flight; /* --flight: seconds kept before and after a trigger; 0 = off */
+	const char *triggers[OPT_MAX_TRIGGERS]; /* --trigger, parsed by user/flight.c */
+	unsigned int ntriggers;
 };
 
 /*

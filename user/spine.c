@@ -115,6 +115,20 @@ int spine_preflight(const struct options *o, struct features *f)
 	return 0;
 }
 
+/* One frame to the recording and to the sink, whichever there are. */
+static int spine_write(struct spine *sp, uint32_t type, const void *payload, uint32_t len)
+{
+	int err = 0, e;
+
+	if (sp->rec)
+		err = rec_write(sp->rec, type, payload, len);
+	if (sp->sink_cb) {
+		e = sp->sink_cb(sp->sink_ctx, type, payload, len);
+		err = err ? err : e;
+	}
+	return err;
+}
+
 const char *spine_cgroup(struct spine *sp, enum cg_hier h, uint64_t id)
 {
 	const char *path;
@@ -132,7 +146,7 @@ const char *spine_cgroup(struct spine *sp, enum cg_hier h, uint64_t id)
 	if (!path)
 		return NULL;
 	model_cgroup_set(sp->model, h, id, path);
-	if (sp->rec) {
+	if (sp->rec || sp->sink_cb) {
 		size_t n = strlen(path);
 		struct rec_cgroup *f = malloc(sizeof(*f) + n);
 
@@ -141,7 +155,7 @@ const char *spine_cgroup(struct spine *sp, enum cg_hier h, uint64_t id)
 			f->hier = h;
 			f->path_len = n;
 			memcpy(f->path, path, n);
-			rec_write(sp->rec, REC_CGROUP, f, sizeof(*f) + n);
+			spine_write(sp, REC_CGROUP, f, sizeof(*f) + n);
 			free(f);
 		}
 	}
@@ -166,8 +180,8 @@ static int on_record(void *ctx, void *data, size_t size)
 	}
 	/* Decode first: it records the cgroup paths this record refers to. */
 	c->handle(sp, h, h->size);
-	if (sp->rec) {
-		err = rec_write(sp->rec, REC_EVENT, h, h->size);
+	if (sp->rec || sp->sink_cb) {
+		err = spine_write(sp, REC_EVENT, h, h->size);
 		if (err && !sp->rec_err)
 			sp->rec_err = err;
 	}
@@ -334,8 +348,7 @@ static int seed_one(void *ctx, const struct rec_proc_seed *s)
 	struct rec_proc_seed c = *s;
 
 	c.ts = now_mono_ns();
-	if (sp->rec)
-		rec_write(sp->rec, REC_PROC_SEED, &c, sizeof(c));
+	spine_write(sp, REC_PROC_SEED, &c, sizeof(c));
 	model_seed(sp->model, &c);
 	return 0;
 }
@@ -505,15 +518,16 @@ static void spine_tick(struct spine *sp, uint64_t now)
 	sp->lost_bpf = read_lost(sp);
 	sp->model->lost_bpf = sp->lost_bpf;
 	sp->model->lost_decode = sp->lost_user;
-	if (sp->rec) {
+	if (sp->rec || sp->sink_cb) {
 		int err;
 
 		/* Also the heartbeat that dates a recording cut short. */
 		l = (struct rec_lost){ .ts = now,
 				       .bpf = sp->lost_bpf,
 				       .user = sp->lost_user + sp->model->lost_user };
-		rec_write(sp->rec, REC_LOST, &l, sizeof(l));
-		err = rec_flush(sp->rec);
+		err = spine_write(sp, REC_LOST, &l, sizeof(l));
+		if (!err && sp->rec)
+			err = rec_flush(sp->rec);
 		if (err && !sp->rec_err)
 			sp->rec_err = err;
 	}
@@ -541,6 +555,8 @@ int spine_run(struct spine *sp)
 			if (next < now)
 				next = now + NSEC;
 		}
+		if (sp->poll_cb && sp->poll_cb(sp->poll_ctx, now))
+			break;
 		if (sp->rec_err) {
 			log_err("writing the recording failed: %s", strerror(-sp->rec_err));
 			return 1;

@@ -37,6 +37,14 @@ struct spine_inst {
 };
 
 typedef void (*spine_tick_cb)(void *ctx, uint64_t now);
+/* Called at each turn of the poll loop (at least every 100 ms); nonzero stops it. */
+typedef int (*spine_poll_cb)(void *ctx, uint64_t now);
+/*
+ * Gets every frame a recording would get (events, cgroup paths, seeds, lost
+ * counts), whether or not there is a recording: the flight recorder keeps
+ * them in memory. 0 or -errno (then the run stops with that error).
+ */
+typedef int (*spine_sink_cb)(void *ctx, uint32_t type, const void *payload, uint32_t len);
 
 struct spine {
 	const struct options *o;
@@ -56,6 +64,10 @@ struct spine {
 	uint64_t sample_period_ns; /* CPU time one sampler tick stands for; 0 = no sampler */
 	spine_tick_cb tick_cb;
 	void *tick_ctx;
+	spine_poll_cb poll_cb;
+	void *poll_ctx;
+	spine_sink_cb sink_cb;
+	void *sink_ctx;
 };
 
 extern volatile sig_atomic_t st_exiting;
