@@ -52,7 +52,7 @@ LDLIBS := -Wl,-Bstatic -lbpf -Wl,-Bdynamic -lelf -lz $(SAN_FLAGS) $(EXTRA_LDFLAG
 DEPS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
 	libcmocka-dev clang-format clang-tidy cppcheck python3 python3-pytest \
 	libclang-rt-14-dev procps util-linux libssl-dev nginx openssl iproute2 nftables \
-	golang-go libc6-dbg chromium chromium-driver
+	golang-go libc6-dbg chromium chromium-driver tmux prometheus
 
 .DELETE_ON_ERROR:
 .SECONDARY:
