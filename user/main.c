@@ -115,7 +115,7 @@ static int close_out(FILE *out, const char *path)
 static int trace(struct spine *sp, struct options *o, struct model *m, struct rec_writer *rec,
 		 const char *what)
 {
-	char desc[256];
+	char desc[512];
 	int rc;
 
 	rc = spine_start(sp, o, m, rec);

@@ -385,7 +385,8 @@ static int proc_install(struct symbolizer *s, uint32_t pid, struct capbuf *b)
 		p->pid = pid;
 		s->nprocs++;
 	}
-	qsort(b->maps, b->n, sizeof(*b->maps), map_cmp);
+	if (b->n) /* a process with no executable mapping (a zombie, a kthread) */
+		qsort(b->maps, b->n, sizeof(*b->maps), map_cmp);
 	p->maps = b->maps;
 	p->n = b->n;
 	p->names = b->names;
