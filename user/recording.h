@@ -28,6 +28,7 @@ enum rec_frame_type {
 	REC_PROC_SEED = 3, /* struct rec_proc_seed: a process alive at start */
 	REC_LOST = 4, /* struct rec_lost: cumulative drop counters */
 	REC_END = 5, /* struct rec_end: clean close */
+	REC_TRIGGER = 6, /* struct rec_trigger: a flight-recorder trigger fired */
 };
 
 struct rec_header {
@@ -85,6 +86,13 @@ struct rec_lost {
 struct rec_end {
 	uint64_t ts;
 	uint64_t frames; /* frames written before this one */
+};
+
+struct rec_trigger {
+	uint64_t ts;
+	uint32_t pid; /* the process it names, 0 if none */
+	uint32_t pad;
+	char detail[96]; /* "oom: OOM kill of fwupd[1234]", NUL-padded */
 };
 
 struct rec_writer;

@@ -636,6 +636,8 @@ static uint64_t frame_ts(uint32_t type, const void *p, uint32_t len)
 		return len >= sizeof(struct rec_lost) ? ((const struct rec_lost *)p)->ts : 0;
 	case REC_END:
 		return len >= sizeof(struct rec_end) ? ((const struct rec_end *)p)->ts : 0;
+	case REC_TRIGGER:
+		return len >= sizeof(struct rec_trigger) ? ((const struct rec_trigger *)p)->ts : 0;
 	}
 	return 0;
 }
@@ -672,7 +674,25 @@ static void replay_frame(struct spine *sp, uint32_t type, const void *p, uint32_
 			m->lost_decode = ((const struct rec_lost *)p)->user;
 		}
 		break;
+	case REC_TRIGGER:
+		if (len == sizeof(struct rec_trigger)) {
+			const struct rec_trigger *t = p;
+
+			st_strfix(path, sizeof(path), t->detail, sizeof(t->detail));
+			model_mark(m, t->ts, t->pid, MARK_TRIGGER, path);
+		} else {
+			sp->lost_user++;
+		}
+		break;
 	}
+}
+
+uint64_t spine_feed(struct model *m, uint32_t type, const void *payload, uint32_t len)
+{
+	struct spine sp = { .model = m };
+
+	replay_frame(&sp, type, payload, len);
+	return sp.lost_user;
 }
 
 int spine_replay(const char *path, struct model *m)

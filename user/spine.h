@@ -154,6 +154,8 @@ void spine_rec_header(struct rec_header *h, unsigned int concerns_mask);
 const char *spine_cgroup(struct spine *sp, enum cg_hier h, uint64_t id);
 /* Reads a recording into m and finalizes it. 0, or 1 after an error line. */
 int spine_replay(const char *path, struct model *m);
+/* Feeds one recording frame to m as a replay would; returns the frames it could not use. */
+uint64_t spine_feed(struct model *m, uint32_t type, const void *payload, uint32_t len);
 /* A short list of what attached: "proc(exec=tp_btf,...)". */
 void spine_describe(const struct spine *sp, char *buf, size_t len);
 
