@@ -29,6 +29,7 @@
 
 #define CPU_SAMPLES_MAP_MAX 32768
 #define CPU_STACKS_MAP_MAX 16384
+#define CONTENTS_MAX 65536 /* named stacks remembered; past it, named again when seen */
 
 struct prev {
 	struct cpu_key k;
@@ -58,6 +59,8 @@ struct cpu_priv {
 	bool stacks_on;
 	struct hmap prev, refs, contents, delays;
 	struct hmap recaptured; /* pids whose maps were read again this tick */
+	struct hmap sampled; /* pid -> tick it was last sampled in (+1) */
+	uint64_t ticks;
 	size_t nprev, nrefs;
 	uint32_t next_id;
 	uint64_t last_samples, last_idle, last_lost;
@@ -167,6 +170,7 @@ static void cpu_destroy(void *priv)
 	free_chains(&p->contents, offsetof(struct content, next));
 	hmap_free(&p->delays);
 	hmap_free(&p->recaptured);
+	hmap_free(&p->sampled);
 	sym_free(p->sym);
 	free(p->srec);
 	cpu_bpf__destroy(p->skel);
@@ -432,6 +436,7 @@ static void tick_samples(struct spine *sp, struct cpu_priv *p, uint64_t now)
 		d = delta_of(p, &k, v);
 		if (!d)
 			continue;
+		hmap_put(&p->sampled, k.tgid, (void *)(uintptr_t)(p->ticks + 1));
 		r->e[r->n++] = (struct cpu_sample_ent){
 			.pid = k.tgid, .tag = k.tag, .stack = stack_id(sp, p, &k, now), .count = d
 		};
@@ -442,6 +447,9 @@ static void tick_samples(struct spine *sp, struct cpu_priv *p, uint64_t now)
 		flush_samples(sp, r, now);
 	free(r);
 	maybe_reset(p);
+	/* Ids already recorded stay valid; a stack seen again gets a new one. */
+	if (p->contents.len > CONTENTS_MAX)
+		free_chains(&p->contents, offsetof(struct content, next));
 }
 
 static void flush_sched(struct spine *sp, struct cpu_sched_rec *r, uint64_t now)
@@ -516,6 +524,34 @@ static void tick_sched(struct spine *sp, struct cpu_priv *p, uint64_t now)
 	free(r);
 }
 
+#define FORGET_EVERY 10 /* ticks between sweeps */
+
+/*
+ * Maps of processes that are gone and were not sampled for two ticks (their
+ * last stacks are named by then): a long run with process churn keeps the
+ * symbolizer's memory flat.
+ */
+static void forget_gone(struct cpu_priv *p)
+{
+	uint64_t pid, *gone;
+	size_t i = 0, n = 0, k;
+	void *v;
+
+	if (p->ticks % FORGET_EVERY || !p->sampled.len)
+		return;
+	gone = malloc(p->sampled.len * sizeof(*gone));
+	if (!gone)
+		return;
+	while (hmap_next(&p->sampled, &i, &pid, &v))
+		if ((uintptr_t)v + 1 <= p->ticks && kill(pid, 0) && errno == ESRCH)
+			gone[n++] = pid;
+	for (k = 0; k < n; k++) {
+		sym_forget(p->sym, gone[k]);
+		hmap_del(&p->sampled, gone[k]);
+	}
+	free(gone);
+}
+
 static void cpu_tick(struct spine *sp, void *priv, uint64_t now)
 {
 	struct cpu_priv *p = priv;
@@ -524,7 +560,9 @@ static void cpu_tick(struct spine *sp, void *priv, uint64_t now)
 		return;
 	hmap_free(&p->recaptured);
 	hmap_init(&p->recaptured);
+	p->ticks++;
 	tick_samples(sp, p, now);
+	forget_gone(p);
 	tick_sched(sp, p, now);
 }
 
