@@ -221,17 +221,6 @@ void mx_lost(struct metrics *mx, uint64_t lost)
 
 /* ---- from the model ---------------------------------------------------- */
 
-static double job_rss_now(const struct job *j)
-{
-	double sum = 0;
-	size_t i;
-
-	for (i = 0; i < j->nprocs; i++)
-		if (!j->procs[i]->exited)
-			sum += (double)j->procs[i]->mem.rss;
-	return sum;
-}
-
 static int update_causes(struct metrics *mx, struct model *m)
 {
 	const struct job *j;
@@ -239,7 +228,8 @@ static int update_causes(struct metrics *mx, struct model *m)
 
 	/* Ranked active jobs come first (model_finalize); idle ones after. */
 	for (j = m->jobs; j && j->nprocs; j = j->next)
-		if (mx_cause(mx, j->key, j->name, j->cpu_s, (double)j->page_faults, job_rss_now(j)))
+		if (mx_cause(mx, j->key, j->name, j->cpu_s, (double)j->page_faults,
+			     (double)job_rss_now(j)))
 			err = -ENOMEM;
 	return err;
 }

@@ -965,6 +965,17 @@ struct proc *job_deepest(const struct job *j)
 	return j->root ? deepest_from(j, j->root, &depth, 32) : NULL;
 }
 
+uint64_t job_rss_now(const struct job *j)
+{
+	uint64_t sum = 0;
+	size_t i;
+
+	for (i = 0; i < j->nprocs; i++)
+		if (!j->procs[i]->exited)
+			sum += j->procs[i]->mem.rss;
+	return sum;
+}
+
 double model_interval_s(const struct model *m)
 {
 	double d = model_time_s(m, m->t_end), iv = 1;

@@ -208,6 +208,8 @@ void model_exit(struct model *m, uint64_t ts, uint32_t pid, uint64_t start_ns, u
 void model_mark(struct model *m, uint64_t ts, uint32_t pid, enum mark_kind k, const char *detail);
 /* The deepest process below the job's root through parents inside the job. */
 struct proc *job_deepest(const struct job *j);
+/* The RSS job j's live processes hold now (as the mem concern last reported it), bytes. */
+uint64_t job_rss_now(const struct job *j);
 /* Timeline: bucket width for a recording (about 60 columns, at least 1 s). */
 double model_interval_s(const struct model *m);
 size_t model_nbuckets(const struct model *m, double interval_s);

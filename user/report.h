@@ -17,6 +17,8 @@ void report_json_oom(struct json_w *w, const struct model *m, const struct oom_k
 void report_json_cause_id(struct json_w *w, const struct job *j);
 /* Key "lineage": the comms of the job's deepest process and its ancestors, root first. */
 void report_json_lineage(struct json_w *w, struct model *m, const struct job *j);
+/* Key "concerns": the names of the concerns recorded, in concerns[] order. */
+void report_json_concerns(struct json_w *w, const struct model *m);
 void report_text(struct model *m, FILE *out, const char *source);
 /* The "tls" object and the TLS HANDSHAKES section (user/report_tls.c). */
 void report_json_tls(struct json_w *w, struct model *m);
@@ -46,5 +48,36 @@ int report_pprof(struct model *m, FILE *out);
 int report_perfetto(struct model *m, FILE *out);
 /* One self-contained HTML page (user/report_html.c). 0 or 1. */
 int report_html(struct model *m, FILE *out);
+
+/* What several formats and top share (user/report_common.c). */
+/* The concern named concern ("cpu", "mem", ...) was recorded. */
+bool report_has(const struct model *m, const char *concern);
+
+/* The series the formats draw per cause: one value per timeline bucket. */
+enum report_series {
+	RS_CPU, /* sampled CPU seconds (cpu) */
+	RS_RUNNABLE, /* the most threads runnable at once (cpu, with the scheduler's view) */
+	RS_RSS, /* RSS at the bucket's end, bytes (mem) */
+	RS_FAULTS, /* page faults (mem) */
+	RS_TLS, /* completed TLS handshakes (tls) */
+	RS_TCP, /* TCP resets, received and sent (tcp) */
+	RS_EXECS, /* execs (proc) */
+	RS_RSS_HELD, /* the most RSS held at once in the bucket, bytes (mem) */
+	RS_NR,
+};
+
+/* Series k has data: its concern was recorded (runnable: with the scheduler's view). */
+bool report_series_present(const struct model *m, enum report_series k);
+/*
+ * Series k of job j into v[nb], buckets of iv seconds, as the model gives
+ * them: sums over a bucket (CPU seconds, counts) or levels (RSS, runnable),
+ * never per second. scratch[nb] is overwritten.
+ */
+void report_series(const struct model *m, enum report_series k, const struct job *j, double iv,
+		   double *v, double *scratch, size_t nb);
+/* Bytes for people in at most 5 characters: 1.5G, 212M, 64K, 0B. Returns buf. */
+const char *report_bytes(uint64_t b, char *buf, size_t len);
+/* A count or a rate in at most 5 characters: 0, 0.5, 812, 9999, 91k, 12.3M. Returns buf. */
+const char *report_count(double x, char *buf, size_t len);
 
 #endif

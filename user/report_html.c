@@ -13,7 +13,6 @@
 #include <string.h>
 #include <sys/types.h>
 
-#include "concern.h"
 #include "cpumodel.h"
 #include "json.h"
 #include "log.h"
@@ -54,13 +53,6 @@ extern const char st_html_js[] __attribute__((visibility("hidden")));
 #define TCP_RESETS_SHOWN 100
 
 static const char *const mark_names[] = { "exec", "exit", "oom_kill", "reset", "trigger" };
-
-static bool has(const struct model *m, const char *concern)
-{
-	const struct concern *c = concern_by_name(concern);
-
-	return c && (m->concerns & c->bit);
-}
 
 /* A FILE that writes JSON into a <script> element: <, > and & as \u escapes. */
 static ssize_t esc_write(void *cookie, const char *buf, size_t len)
@@ -105,8 +97,6 @@ static void html_text(FILE *out, const char *s)
 
 static void header(struct json_w *w, const struct model *m)
 {
-	size_t i;
-
 	json_kuint(w, "version", 1);
 	json_kstr(w, "host", m->host);
 	json_kstr(w, "kernel", m->kernel);
@@ -120,31 +110,26 @@ static void header(struct json_w *w, const struct model *m)
 	json_kuint(w, "model", m->lost_user);
 	json_obj_end(w);
 	json_kstr(w, "cut_short", m->cut_short ? m->cut_reason : NULL);
-	json_key(w, "concerns");
-	json_arr_begin(w);
-	for (i = 0; i < nconcerns; i++)
-		if (m->concerns & concerns[i]->bit)
-			json_str(w, concerns[i]->name);
-	json_arr_end(w);
+	report_json_concerns(w, m);
 }
 
 /* The concern columns of one cause; absent keys are columns not shown. */
 static void cause_metrics(struct json_w *w, const struct model *m, const struct job *j)
 {
-	if (has(m, "cpu")) {
+	if (report_has(m, "cpu")) {
 		json_kdouble(w, "cpu_s", j->cpu_s);
 		json_kuint(w, "conc", j->max_concurrency);
 		json_kdouble(w, "run_delay_s", j->run_delay_s);
 	}
-	if (has(m, "mem")) {
+	if (report_has(m, "mem")) {
 		json_kuint(w, "rss_peak", j->rss_peak);
 		json_kuint(w, "rss_growth", j->rss_growth);
 		json_kuint(w, "faults", j->page_faults);
 		json_kuint(w, "ooms", j->oom_kills);
 	}
-	if (has(m, "tls"))
+	if (report_has(m, "tls"))
 		json_kuint(w, "tls_hs", j->tls_handshakes);
-	if (has(m, "tcp"))
+	if (report_has(m, "tcp"))
 		json_kuint(w, "tcp_resets", j->tcp_resets);
 }
 
@@ -241,68 +226,12 @@ static size_t top_causes(const struct model *m, const struct job **top)
 	return n;
 }
 
-enum metric {
-	MT_CPU,
-	MT_RUNNABLE,
-	MT_RSS,
-	MT_FAULTS,
-	MT_TLS,
-	MT_TCP,
-	MT_EXECS,
-	MT_NR,
+/* The report's timeline series, in this order. */
+static const char *const metric_names[] = {
+	[RS_CPU] = "cpu_s",	     [RS_RUNNABLE] = "runnable",  [RS_RSS] = "rss_bytes",
+	[RS_FAULTS] = "page_faults", [RS_TLS] = "tls_handshakes", [RS_TCP] = "tcp_resets",
+	[RS_EXECS] = "execs",
 };
-
-/* In enum metric order: the names of the report's timeline series. */
-static const char *const metric_names[MT_NR] = { "cpu_s",	"runnable",	  "rss_bytes",
-						 "page_faults", "tls_handshakes", "tcp_resets",
-						 "execs" };
-
-static bool metric_present(const struct model *m, enum metric k)
-{
-	switch (k) {
-	case MT_CPU:
-		return has(m, "cpu");
-	case MT_RUNNABLE:
-		return has(m, "cpu") && m->cpu && m->cpu->sched;
-	case MT_RSS:
-	case MT_FAULTS:
-		return has(m, "mem");
-	case MT_TLS:
-		return has(m, "tls");
-	case MT_TCP:
-		return has(m, "tcp");
-	default:
-		return has(m, "proc");
-	}
-}
-
-/* One metric of job j per bucket into v; scratch holds the other mem series. */
-static void metric_series(const struct model *m, enum metric k, const struct job *j, double iv,
-			  double *v, double *scratch, size_t nb)
-{
-	switch (k) {
-	case MT_CPU:
-		model_series_cpu(m, j, iv, v, nb);
-		break;
-	case MT_RUNNABLE:
-		model_series_conc(m, j, iv, v, nb);
-		break;
-	case MT_RSS:
-		model_series_mem(m, j, iv, scratch, v, nb);
-		break;
-	case MT_FAULTS:
-		model_series_mem(m, j, iv, v, scratch, nb);
-		break;
-	case MT_TLS:
-		model_series_tls(m, j, iv, v, nb);
-		break;
-	case MT_TCP:
-		model_series_tcp(m, j, iv, v, nb);
-		break;
-	default:
-		model_series_execs(m, j, iv, v, nb);
-	}
-}
 
 static void doubles(struct json_w *w, const double *v, size_t n)
 {
@@ -319,19 +248,19 @@ static int metrics(struct json_w *w, const struct model *m, double iv, size_t nb
 	const struct job *top[TIMELINE_CAUSES];
 	size_t n = top_causes(m, top), i;
 	double *v = calloc(nb, sizeof(*v)), *scratch = calloc(nb, sizeof(*scratch));
-	enum metric k;
+	enum report_series k;
 
 	json_key(w, "metrics");
 	json_arr_begin(w);
-	for (k = 0; v && scratch && k < MT_NR; k++) {
-		if (!metric_present(m, k))
+	for (k = 0; v && scratch && k < ARRAY_SIZE(metric_names); k++) {
+		if (!report_series_present(m, k))
 			continue;
 		json_obj_begin(w);
 		json_kstr(w, "name", metric_names[k]);
 		json_key(w, "values");
 		json_arr_begin(w);
 		for (i = 0; i < n; i++) {
-			metric_series(m, k, top[i], iv, v, scratch, nb);
+			report_series(m, k, top[i], iv, v, scratch, nb);
 			doubles(w, v, nb);
 		}
 		json_arr_end(w);
@@ -536,11 +465,11 @@ static int data(FILE *out, struct model *m)
 	cpu_stats(w, m);
 	err = flame(w, m);
 	err2 = timeline(w, m);
-	if (has(m, "mem"))
+	if (report_has(m, "mem"))
 		oom_kills(w, m);
-	if (has(m, "tls"))
+	if (report_has(m, "tls"))
 		tls(w, m);
-	if (has(m, "tcp"))
+	if (report_has(m, "tcp"))
 		tcp(w, m);
 	json_obj_end(w);
 	json_free(w);

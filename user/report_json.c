@@ -29,6 +29,18 @@ void report_json_cause_id(struct json_w *w, const struct job *j)
 	json_kstr(w, "root_comm", j->root ? j->root->comm : NULL);
 }
 
+void report_json_concerns(struct json_w *w, const struct model *m)
+{
+	size_t i;
+
+	json_key(w, "concerns");
+	json_arr_begin(w);
+	for (i = 0; i < nconcerns; i++)
+		if (m->concerns & concerns[i]->bit)
+			json_str(w, concerns[i]->name);
+	json_arr_end(w);
+}
+
 void report_json_lineage(struct json_w *w, struct model *m, const struct job *j)
 {
 	const struct proc *chain[64];

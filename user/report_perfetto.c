@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "concern.h"
 #include "cpumodel.h"
 #include "json.h"
 #include "log.h"
@@ -62,13 +61,6 @@ struct pf {
 	size_t resets_omitted, tls_unplaced, tls_crowded;
 	uint32_t next_tid;
 };
-
-static bool has(const struct model *m, const char *concern)
-{
-	const struct concern *c = concern_by_name(concern);
-
-	return c && (m->concerns & c->bit);
-}
 
 /* µs since the recording start, within [0, duration]. */
 static double us(const struct pf *f, uint64_t ts)
@@ -218,9 +210,9 @@ static void lifetime_args(struct pf *f, const struct proc *p)
 		json_kint(f->w, "exit_code", proc_exit_code(p));
 	else
 		json_knull(f->w, "exit_code");
-	if (has(f->m, "cpu"))
+	if (report_has(f->m, "cpu"))
 		json_kdouble(f->w, "cpu_s", cpu_proc_s(f->m, p));
-	if (has(f->m, "mem")) {
+	if (report_has(f->m, "mem")) {
 		json_kuint(f->w, "rss_peak_bytes", p->mem.rss_peak);
 		json_kuint(f->w, "page_faults", p->mem.faults);
 		json_kbool(f->w, "oom_killed", p->oom_killed);
@@ -468,59 +460,11 @@ static void counter(struct pf *f, const char *name, uint32_t pid, uint64_t ts, d
 	json_obj_end(f->w);
 }
 
-enum pf_metric { PM_CPU, PM_RUNNABLE, PM_RSS, PM_FAULTS, PM_TLS, PM_TCP, PM_NR };
-
-static const char *const pm_names[PM_NR] = { "cpu (cores)", "runnable",	    "rss_bytes",
-					     "faults/s",    "handshakes/s", "resets/s" };
-
-static bool pm_present(const struct model *m, enum pf_metric k)
-{
-	switch (k) {
-	case PM_CPU:
-		return has(m, "cpu");
-	case PM_RUNNABLE:
-		return has(m, "cpu") && m->cpu && m->cpu->sched;
-	case PM_RSS:
-	case PM_FAULTS:
-		return has(m, "mem");
-	case PM_TLS:
-		return has(m, "tls");
-	default:
-		return has(m, "tcp");
-	}
-}
-
-/* Metric k of job j per bucket into v; rates per second of the bucket. */
-static void pm_series(const struct model *m, enum pf_metric k, const struct job *j, double iv,
-		      double *v, double *scratch, size_t nb)
-{
-	bool rate = true;
-	size_t b;
-
-	switch (k) {
-	case PM_CPU:
-		model_series_cpu(m, j, iv, v, nb);
-		break;
-	case PM_RUNNABLE:
-		model_series_conc(m, j, iv, v, nb);
-		rate = false;
-		break;
-	case PM_RSS:
-		model_series_mem(m, j, iv, scratch, v, nb);
-		rate = false;
-		break;
-	case PM_FAULTS:
-		model_series_mem(m, j, iv, v, scratch, nb);
-		break;
-	case PM_TLS:
-		model_series_tls(m, j, iv, v, nb);
-		break;
-	default:
-		model_series_tcp(m, j, iv, v, nb);
-	}
-	for (b = 0; rate && b < nb; b++)
-		v[b] /= iv;
-}
+/* The counter tracks of a cause, in this order; RSS and runnable are levels, the rest rates. */
+static const char *const pm_names[] = {
+	[RS_CPU] = "cpu (cores)", [RS_RUNNABLE] = "runnable", [RS_RSS] = "rss_bytes",
+	[RS_FAULTS] = "faults/s", [RS_TLS] = "handshakes/s",  [RS_TCP] = "resets/s",
+};
 
 /* Counter tracks of the top causes, one value per timeline bucket. 0 or -ENOMEM. */
 static int cause_counters(struct pf *f)
@@ -529,13 +473,15 @@ static int cause_counters(struct pf *f)
 	size_t nb = model_nbuckets(f->m, iv), r = 0, b;
 	double *v = calloc(nb, sizeof(*v)), *scratch = calloc(nb, sizeof(*scratch));
 	const struct job *j;
-	enum pf_metric k;
+	enum report_series k;
 
 	for (j = f->m->jobs; v && scratch && j && j->nprocs && r < PF_CAUSES; j = j->next, r++) {
-		for (k = 0; k < PM_NR; k++) {
-			if (!pm_present(f->m, k))
+		for (k = 0; k < ARRAY_SIZE(pm_names); k++) {
+			if (!report_series_present(f->m, k))
 				continue;
-			pm_series(f->m, k, j, iv, v, scratch, nb);
+			report_series(f->m, k, j, iv, v, scratch, nb);
+			for (b = 0; k != RS_RSS && k != RS_RUNNABLE && b < nb; b++)
+				v[b] /= iv; /* per second of the bucket */
 			for (b = 0; b < nb; b++)
 				counter(f, pm_names[k], cause_pid(r),
 					f->m->t0 + (uint64_t)((double)b * iv * 1e9), v[b]);
@@ -556,7 +502,7 @@ static void host_counters(struct pf *f)
 	uint64_t prev_ts = f->m->t0, prev = 0, step;
 	size_t i;
 
-	if (!c || !has(f->m, "cpu") || !c->period_ns || f->m->t_end <= f->m->t0)
+	if (!c || !report_has(f->m, "cpu") || !c->period_ns || f->m->t_end <= f->m->t0)
 		return;
 	step = (f->m->t_end - f->m->t0) / PF_HOST_POINTS;
 	for (i = 0; i < c->host.n; i++) {
@@ -569,18 +515,6 @@ static void host_counters(struct pf *f)
 		prev_ts = pt->ts;
 		prev = pt->v;
 	}
-}
-
-static void meta_concerns(struct json_w *w, const struct model *m)
-{
-	size_t i;
-
-	json_key(w, "concerns");
-	json_arr_begin(w);
-	for (i = 0; i < nconcerns; i++)
-		if (m->concerns & concerns[i]->bit)
-			json_str(w, concerns[i]->name);
-	json_arr_end(w);
 }
 
 /* The top-level "metadata": the recording, and what the trace left out. */
@@ -599,7 +533,7 @@ static void metadata(struct pf *f)
 	json_kdouble(w, "duration_s", model_time_s(m, m->t_end));
 	json_kuint(w, "lost_events", m->lost_bpf + m->lost_decode + m->lost_user);
 	json_kstr(w, "cut_short", m->cut_short ? m->cut_reason : NULL);
-	meta_concerns(w, m);
+	report_json_concerns(w, m);
 	json_kdouble(w, "interval_s", model_interval_s(m));
 	json_kuint(w, "causes", f->ncauses);
 	json_kuint(w, "causes_grouped", f->ncauses > PF_CAUSES ? f->ncauses - PF_CAUSES : 0);

@@ -55,33 +55,6 @@ static const char *sgr(const struct tx *t, bool cond, const char *code)
 	return t->colour && cond ? code : "";
 }
 
-/* Bytes for people: 1.5G, 212M, 64K. */
-static const char *human(uint64_t b, char *buf, size_t len)
-{
-	static const char units[] = "BKMGTP";
-	double v = (double)b;
-	int u = 0;
-
-	while (v >= 1024 && u < 5) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, len, u && v < 10 ? "%.1f%c" : "%.0f%c", v, units[u]);
-	return buf;
-}
-
-/* A count in at most 5 characters: 812, 91.0k, 12.3M. */
-static const char *count(double v, char *buf, size_t len)
-{
-	if (v < 10000)
-		snprintf(buf, len, "%.0f", v);
-	else if (v < 1e6)
-		snprintf(buf, len, "%.0fk", v / 1e3);
-	else
-		snprintf(buf, len, "%.1fM", v / 1e6);
-	return buf;
-}
-
 /* Appends ", s" (or s first) to buf when it still fits in len - 1 characters. */
 static void join(char *buf, size_t len, const char *s)
 {
@@ -147,7 +120,7 @@ static void win_words(enum win_metric k, double v, char *buf, size_t len)
 			 v == 1 ? "%.0f thread runnable" : "%.0f threads runnable at once", v);
 		break;
 	case WM_GROWTH:
-		snprintf(buf, len, "RSS +%s", human((uint64_t)v, h, sizeof(h)));
+		snprintf(buf, len, "RSS +%s", report_bytes((uint64_t)v, h, sizeof(h)));
 		break;
 	case WM_FAULTS:
 		snprintf(buf, len, "%.0f page faults", v);
@@ -284,9 +257,9 @@ static void rank_words(const struct tx *t, const struct job *j, enum rank_metric
 		snprintf(buf, len, "%u %s at once", j->max_concurrency,
 			 sched ? "threads runnable" : "processes");
 	else if (k == RM_GROWTH && j->rss_growth)
-		snprintf(buf, len, "+%s RSS", human(j->rss_growth, h, sizeof(h)));
+		snprintf(buf, len, "+%s RSS", report_bytes(j->rss_growth, h, sizeof(h)));
 	else if (k == RM_PEAK && j->rss_peak && j->rss_growth * 10 < j->rss_peak * 9)
-		snprintf(buf, len, "peak RSS %s", human(j->rss_peak, h, sizeof(h)));
+		snprintf(buf, len, "peak RSS %s", report_bytes(j->rss_peak, h, sizeof(h)));
 	else if (k == RM_FAULTS && j->page_faults)
 		snprintf(buf, len, "%llu page faults", (unsigned long long)j->page_faults);
 	else if (k == RM_OOM && j->oom_kills)
@@ -346,8 +319,9 @@ static void causes(struct tx *t)
 		if (cpu)
 			fprintf(t->out, " %7.2f", j->cpu_s);
 		if (mem)
-			fprintf(t->out, " %8s %8s %9llu %3u", human(j->rss_peak, a, sizeof(a)),
-				human(j->rss_growth, b, sizeof(b)),
+			fprintf(t->out, " %8s %8s %9llu %3u",
+				report_bytes(j->rss_peak, a, sizeof(a)),
+				report_bytes(j->rss_growth, b, sizeof(b)),
 				(unsigned long long)j->page_faults, j->oom_kills);
 		fputc('\n', t->out);
 		evidence_line(t, j);
@@ -466,7 +440,7 @@ static void note_ooms(const struct model *m, struct notes *ns)
 		const struct oom_kill *k = &m->ooms[i];
 
 		snprintf(d, sizeof(d), "killed %s[%u] (anon %s), allocating: %s[%u]",
-			 k->victim_comm, k->victim_pid, human(k->anon_rss, a, sizeof(a)),
+			 k->victim_comm, k->victim_pid, report_bytes(k->anon_rss, a, sizeof(a)),
 			 k->trigger_comm, k->trigger_pid);
 		note_add(ns, k->ts, NOTE_OOM, k->victim ? k->victim->job : NULL, d);
 	}
@@ -562,38 +536,11 @@ static void notable(struct tx *t)
 
 /* ---- TIMELINE: one sparkline per top cause ----------------------------------------------- */
 
-enum tl_metric { TL_CPU, TL_RSS, TL_FAULTS, TL_TLS, TL_RESETS, TL_EXECS, TL_CONC };
-
-static const char *const tl_names[] = { "cpu_s",  "rss",   "faults", "tls_hs",
-					"resets", "execs", "conc" };
-
-static void tl_series(const struct model *m, const struct job *j, enum tl_metric s, double iv,
-		      double *v, double *tmp, size_t nb)
-{
-	switch (s) {
-	case TL_CPU:
-		model_series_cpu(m, j, iv, v, nb);
-		break;
-	case TL_RSS:
-		model_series_rss_held(m, j, iv, v, tmp, nb);
-		break;
-	case TL_FAULTS:
-		model_series_mem(m, j, iv, v, tmp, nb);
-		break;
-	case TL_TLS:
-		model_series_tls(m, j, iv, v, nb);
-		break;
-	case TL_RESETS:
-		model_series_tcp(m, j, iv, v, nb);
-		break;
-	case TL_CONC:
-		model_series_conc(m, j, iv, v, nb);
-		break;
-	default:
-		model_series_execs(m, j, iv, v, nb);
-		break;
-	}
-}
+/* The label of a row's series. */
+static const char *const tl_names[RS_NR] = {
+	[RS_CPU] = "cpu_s",  [RS_RSS_HELD] = "rss", [RS_FAULTS] = "faults", [RS_TLS] = "tls_hs",
+	[RS_TCP] = "resets", [RS_EXECS] = "execs",  [RS_RUNNABLE] = "conc",
+};
 
 /* The largest of v[nb]. */
 static double vmax(const double *v, size_t nb)
@@ -612,16 +559,17 @@ static double vmax(const double *v, size_t nb)
  * to draw; else execs, else runnable threads (a level that says less than
  * the CPU behind it). *max is its largest value.
  */
-static enum tl_metric tl_pick(const struct tx *t, const struct job *j, double iv, double *v,
-			      double *tmp, size_t nb, double *max)
+static enum report_series tl_pick(const struct tx *t, const struct job *j, double iv, double *v,
+				  double *tmp, size_t nb, double *max)
 {
 	static const struct {
 		enum rank_metric k;
-		enum tl_metric s;
-	} order[] = { { RM_CPU, TL_CPU },	{ RM_OOM, TL_RSS },	  { RM_GROWTH, TL_RSS },
-		      { RM_PEAK, TL_RSS },	{ RM_FAULTS, TL_FAULTS }, { RM_TLS_CPU, TL_TLS },
-		      { RM_RESETS, TL_RESETS }, { RM_EXECS, TL_EXECS } };
-	static const enum tl_metric last[] = { TL_EXECS, TL_CONC };
+		enum report_series s;
+	} order[] = { { RM_CPU, RS_CPU },	  { RM_OOM, RS_RSS_HELD },
+		      { RM_GROWTH, RS_RSS_HELD }, { RM_PEAK, RS_RSS_HELD },
+		      { RM_FAULTS, RS_FAULTS },	  { RM_TLS_CPU, RS_TLS },
+		      { RM_RESETS, RS_TCP },	  { RM_EXECS, RS_EXECS } };
+	static const enum report_series last[] = { RS_EXECS, RS_RUNNABLE };
 	bool tried[ARRAY_SIZE(order)] = { false };
 	size_t i, best;
 
@@ -634,13 +582,13 @@ static enum tl_metric tl_pick(const struct tx *t, const struct job *j, double iv
 		if (best == ARRAY_SIZE(order))
 			break;
 		tried[best] = true;
-		tl_series(t->m, j, order[best].s, iv, v, tmp, nb);
+		report_series(t->m, order[best].s, j, iv, v, tmp, nb);
 		*max = vmax(v, nb);
 		if (*max > 0)
 			return order[best].s;
 	}
 	for (i = 0; i < ARRAY_SIZE(last); i++) {
-		tl_series(t->m, j, last[i], iv, v, tmp, nb);
+		report_series(t->m, last[i], j, iv, v, tmp, nb);
 		*max = vmax(v, nb);
 		if (*max > 0)
 			break;
@@ -648,15 +596,15 @@ static enum tl_metric tl_pick(const struct tx *t, const struct job *j, double iv
 	return last[i < ARRAY_SIZE(last) ? i : 0];
 }
 
-static const char *tl_max(enum tl_metric s, double v, char *buf, size_t len)
+static const char *tl_max(enum report_series s, double v, char *buf, size_t len)
 {
-	if (s == TL_RSS)
-		return human((uint64_t)v, buf, len);
-	if (s == TL_CPU) {
+	if (s == RS_RSS_HELD)
+		return report_bytes((uint64_t)v, buf, len);
+	if (s == RS_CPU) {
 		snprintf(buf, len, "%.2f", v);
 		return buf;
 	}
-	return count(v, buf, len);
+	return report_count(v, buf, len);
 }
 
 /* Under a row: '!' under each interval with an OOM kill of the cause. */
@@ -691,7 +639,7 @@ static bool tl_row(const struct tx *t, const struct job *j, double iv, double *v
 	static const char *const blocks[] = { " ",	"\u2581", "\u2582", "\u2583", "\u2584",
 					      "\u2585", "\u2586", "\u2587", "\u2588" };
 	bool bold = j == t->top;
-	enum tl_metric s;
+	enum report_series s;
 	double max;
 	char mx[16];
 	size_t i;
@@ -770,9 +718,10 @@ static void ooms(struct tx *t)
 			k->victim && k->victim->job ? k->victim->job->name : "?");
 		fprintf(t->out,
 			"    rss anon %s file %s shmem %s, total-vm %s; allocating: %s[%u]\n",
-			human(k->anon_rss, a, sizeof(a)), human(k->file_rss, f, sizeof(f)),
-			human(k->shmem_rss, s, sizeof(s)), human(k->total_vm, v, sizeof(v)),
-			k->trigger_comm, k->trigger_pid);
+			report_bytes(k->anon_rss, a, sizeof(a)),
+			report_bytes(k->file_rss, f, sizeof(f)),
+			report_bytes(k->shmem_rss, s, sizeof(s)),
+			report_bytes(k->total_vm, v, sizeof(v)), k->trigger_comm, k->trigger_pid);
 	}
 }
 

@@ -157,17 +157,6 @@ static void oom_line(struct stream *s, const struct mev *ev)
 	json_free(w);
 }
 
-static uint64_t job_rss_now(const struct job *j)
-{
-	uint64_t sum = 0;
-	size_t i;
-
-	for (i = 0; i < j->nprocs; i++)
-		if (!j->procs[i]->exited)
-			sum += j->procs[i]->mem.rss;
-	return sum;
-}
-
 #define MEM_TABLE_ROWS 10
 
 void stream_mem_tick(void *ctx, uint64_t now)

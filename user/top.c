@@ -28,9 +28,11 @@
 #include "log.h"
 #include "model.h"
 #include "opts.h"
+#include "report.h"
 #include "spine.h"
 #include "tcpmodel.h"
 #include "tlsmodel.h"
+#include "top.h"
 
 const char top_usage[] =
 	"Usage: spiketrace top [-i SECS] [--only LIST] [-p PID] [-c CGROUP] [-d SECS] [-F HZ]\n"
@@ -159,17 +161,6 @@ struct top_view {
 	uint64_t printed; /* the last event printed (plain output) */
 };
 
-/*
- * For tests/unit/test_top.c, which declares them itself (live.h is the
- * interface of the command; this is the interface of its view).
- */
-struct top_view *top_view_new(struct model *m, double interval_s, unsigned int have);
-void top_view_free(struct top_view *v);
-void top_view_sample(struct top_view *v, uint64_t now);
-int top_view_key(struct top_view *v, int key);
-void top_view_render(struct top_view *v, FILE *out, unsigned int width, unsigned int height,
-		     bool tty);
-
 struct top_view *top_view_new(struct model *m, double interval_s, unsigned int have)
 {
 	struct top_view *v = calloc(1, sizeof(*v));
@@ -219,17 +210,6 @@ static void clean(char *dst, size_t len, const char *src)
 		dst[i] = c < 0x20 || c >= 0x7f ? '?' : (char)c;
 	}
 	dst[i] = '\0';
-}
-
-static uint64_t rss_now(const struct job *j)
-{
-	uint64_t sum = 0;
-	size_t i;
-
-	for (i = 0; i < j->nprocs; i++)
-		if (!j->procs[i]->exited)
-			sum += j->procs[i]->mem.rss;
-	return sum;
 }
 
 static void hs_counts(const struct model *m, const struct job *j, uint64_t *full, uint64_t *res)
@@ -351,7 +331,7 @@ static void row_add(struct top_view *v, struct job *j, size_t rank, uint64_t now
 		r->hs_full_s = rate(full, p->hs_full, el);
 		r->hs_res_s = rate(res, p->hs_res, el);
 		r->rst_s = rate(j->tcp_resets, p->resets, el);
-		r->rss = rss_now(j);
+		r->rss = job_rss_now(j);
 		r->growth = j->rss_growth;
 		r->run = has(v, &concern_cpu) ? runnable(v->m, j, p, now, el) : -1;
 		r->active = active_in(j);
@@ -372,7 +352,7 @@ static void row_add(struct top_view *v, struct job *j, size_t rank, uint64_t now
 				.hs_res = res,
 				.resets = j->tcp_resets,
 				.tls = j->tls_handshakes,
-				.rss = rss_now(j),
+				.rss = job_rss_now(j),
 				.execs = j->execs,
 				.ooms = j->oom_kills };
 }
@@ -453,35 +433,12 @@ static void event_add(struct top_view *v, uint64_t ts, const char *kind, const s
 	v->nev++;
 }
 
-/* Bytes for people in at most 5 characters: 1.5G, 212M, 64K, 0. */
-static const char *human(uint64_t b, char *buf, size_t len)
+/* Bytes for people in at most 5 characters (report_bytes()), but 0 as the other columns' 0. */
+static const char *bytes(uint64_t b, char *buf, size_t len)
 {
-	static const char units[] = "BKMGTP";
-	double x = (double)b;
-	int u = 0;
-
-	while (x >= 1024 && u < 5) {
-		x /= 1024;
-		u++;
-	}
-	if (!b)
-		snprintf(buf, len, "0");
-	else
-		snprintf(buf, len, u && x < 9.95 ? "%.1f%c" : "%.0f%c", x, units[u]);
-	return buf;
-}
-
-/* A rate in at most 5 characters: 0, 0.5, 812, 9999, 91k, 12.3M. */
-static const char *count(double x, char *buf, size_t len)
-{
-	if (x > 0 && x < 9.95 && x != (double)(uint64_t)x)
-		snprintf(buf, len, "%.1f", x);
-	else if (x < 9999.5)
-		snprintf(buf, len, "%.0f", x);
-	else if (x < 999500)
-		snprintf(buf, len, "%.0fk", x / 1e3);
-	else
-		snprintf(buf, len, "%.1fM", x / 1e6);
+	if (b)
+		return report_bytes(b, buf, len);
+	snprintf(buf, len, "0");
 	return buf;
 }
 
@@ -494,7 +451,7 @@ static void note_ooms(struct top_view *v)
 		struct job *j = k->victim ? model_job_of(v->m, k->victim) : NULL;
 
 		snprintf(text, sizeof(text), "%s[%u] anon %s, allocating %s[%u]", k->victim_comm,
-			 k->victim_pid, human(k->anon_rss, a, sizeof(a)), k->trigger_comm,
+			 k->victim_pid, bytes(k->anon_rss, a, sizeof(a)), k->trigger_comm,
 			 k->trigger_pid);
 		event_add(v, k->ts, "oom", j, text);
 	}
@@ -779,15 +736,15 @@ static void row_line(struct top_view *v, struct pen *p, const struct top_row *r)
 
 	tail(r->job->name, cw, cause, sizeof(cause));
 	snprintf(c[0], sizeof(c[0]), r->cpu_pct < 999.95 ? "%.1f" : "%.0f", r->cpu_pct);
-	snprintf(hs, sizeof(hs), "%s/%s", count(r->hs_full_s, a, sizeof(a)),
-		 count(r->hs_res_s, b, sizeof(b)));
+	snprintf(hs, sizeof(hs), "%s/%s", report_count(r->hs_full_s, a, sizeof(a)),
+		 report_count(r->hs_res_s, b, sizeof(b)));
 	snprintf(c[6], sizeof(c[6]), "%u", r->ooms > 999 ? 999 : r->ooms);
 	snprintf(c[7], sizeof(c[7]), "%d", r->run);
 	snprintf(line, sizeof(line), "%-*s %6s %6s %6s %6s %9s %6s %3s %4s", (int)cw, cause,
-		 cpu ? c[0] : "-", mem ? human(r->rss, c[1], sizeof(c[1])) : "-",
-		 mem ? human(r->growth, c[2], sizeof(c[2])) : "-",
-		 mem ? count(r->flt_s, c[3], sizeof(c[3])) : "-", tls ? hs : "-",
-		 tcp ? count(r->rst_s, c[5], sizeof(c[5])) : "-", mem ? c[6] : "-",
+		 cpu ? c[0] : "-", mem ? bytes(r->rss, c[1], sizeof(c[1])) : "-",
+		 mem ? bytes(r->growth, c[2], sizeof(c[2])) : "-",
+		 mem ? report_count(r->flt_s, c[3], sizeof(c[3])) : "-", tls ? hs : "-",
+		 tcp ? report_count(r->rst_s, c[5], sizeof(c[5])) : "-", mem ? c[6] : "-",
 		 r->run >= 0 ? c[7] : "-");
 	pen_line(p, A_NONE, line);
 }

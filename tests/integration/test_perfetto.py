@@ -22,7 +22,7 @@ MIB = 1 << 20
 PHASES = {"X", "i", "C", "M"}
 META_NAMES = {"process_name", "thread_name", "process_sort_index", "thread_sort_index"}
 TLS_NAMES = {"TLS full", "TLS resumed", "TLS failed", "TLS renegotiation"}
-EPS_US = 0.01  # ts are printed with at most 6 decimals of a µs
+EPS_US = 1.0  # duration_s is printed to the µs (6 decimals of a second)
 
 
 def is_num(v):

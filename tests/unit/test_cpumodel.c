@@ -24,13 +24,12 @@
 #include "model.h"
 #include "report.h"
 #include "stacks.h"
+#include "testmodel.h"
 #include "tls.h"
 
-#define SEC 1000000000ULL
 #define T0 (10 * SEC)
 /* s seconds after the start of the recording */
 #define TS(s) (T0 + (uint64_t)((s)*SEC))
-#define PERIOD 10000000ULL /* 10 ms a sample: 100 Hz */
 
 #define NAMES(...) (const char *const[]){ __VA_ARGS__ }, ARRAY_SIZE(NAMES_(__VA_ARGS__))
 #define NAMES_(...) ((const char *const[]){ __VA_ARGS__ })
@@ -63,33 +62,12 @@
 		.delays = (count_), .max_delay_ns = (max_)                                    \
 	}
 
+#define assert_near(a, b) assert_near_eps(a, b, 1e-9)
+
 static struct model *new_model(void **state)
 {
-	model_free(*state);
-	*state = model_new(T0);
-	assert_non_null(*state);
-	((struct model *)*state)->concerns = concern_cpu.bit;
-	return *state;
+	return tm_model_in(state, T0, concern_cpu.bit);
 }
-
-static int teardown(void **state)
-{
-	model_free(*state);
-	*state = NULL;
-	return 0;
-}
-
-static bool near(double a, double b)
-{
-	return a - b < 1e-9 && b - a < 1e-9;
-}
-
-#define assert_near(a, b)                                                 \
-	do {                                                              \
-		double a_ = (a), b_ = (b);                                \
-		if (!near(a_, b_))                                        \
-			fail_msg("%s = %.9f, expected %.9f", #a, a_, b_); \
-	} while (0)
 
 /*
  * A process that execs at ts (forked first from ppid when the model knows
@@ -98,24 +76,7 @@ static bool near(double a, double b)
 static struct proc *proc_at(struct model *m, uint64_t ts, uint32_t pid, uint32_t ppid,
 			    const char *comm, const char *cg_v2, const char *cg_mem)
 {
-	struct proc *parent = model_find(m, ppid);
-	struct exec_info x = { .ts = ts,
-			       .pid = pid,
-			       .ppid = ppid,
-			       .uid = 1000,
-			       .start_ns = ts,
-			       .comm = comm,
-			       .filename = "/usr/bin/prog",
-			       .args = comm,
-			       .args_len = (uint32_t)strlen(comm) + 1,
-			       .cg_v2 = cg_v2,
-			       .cg_mem = cg_mem };
-
-	if (parent)
-		model_fork(m, ts, pid, ppid, ts, parent->comm, cg_v2, cg_mem);
-	model_exec(m, &x);
-	assert_non_null(model_find(m, pid));
-	return model_find(m, pid);
+	return tm_exec(m, ts, pid, ppid, 1000, comm, "/usr/bin/prog", cg_v2, cg_mem);
 }
 
 static struct proc *proc_new(struct model *m, uint32_t pid, uint32_t ppid, const char *comm)
@@ -169,28 +130,10 @@ static void stack(struct model *m, uint32_t id, uint16_t nkernel, const char *co
 	stack_flags(m, id, nkernel, 0, names, n);
 }
 
-/* A samples record at ts: host totals of the second, then the entries. */
-static void samples_host(struct model *m, uint64_t ts, uint64_t samples, uint64_t idle,
-			 const struct cpu_sample_ent *e, size_t n)
-{
-	size_t size = sizeof(struct cpu_samples_rec) + n * sizeof(*e);
-	struct cpu_samples_rec *r = calloc(1, size);
-
-	assert_non_null(r);
-	r->h = (struct st_hdr){ .type = ST_CPU_SAMPLES, .size = (uint16_t)size, .ts = ts };
-	r->period_ns = PERIOD;
-	r->samples = samples;
-	r->idle = idle;
-	r->n = (uint32_t)n;
-	if (n)
-		memcpy(r->e, e, n * sizeof(*e));
-	model_cpu_samples(m, r, size);
-	free(r);
-}
-
+/* A samples record at ts without the host's totals. */
 static void samples(struct model *m, uint64_t ts, const struct cpu_sample_ent *e, size_t n)
 {
-	samples_host(m, ts, 0, 0, e, n);
+	tm_cpu_samples(m, ts, 0, 0, e, n);
 }
 
 static void sched(struct model *m, uint64_t ts, const struct cpu_sched_ent *e, size_t n)
@@ -277,11 +220,11 @@ static void test_cpu_seconds(void **state)
 	assert_null(m->cpu);
 	assert_near(cpu_proc_s(m, w), 0);
 
-	samples_host(
+	tm_cpu_samples(
 		m, TS(1), 400, 100,
 		ENTS(SMP(10, 0, 0, 30), SMP(11, 0, 0, 20), SMP(20, 0, 0, 5), SMP(999, 0, 0, 7)));
-	samples_host(m, TS(2), 400, 300, ENTS(SMP(10, 0, 0, 10), SMP(20, 0, 0, 5)));
-	samples_host(m, TS(3), 200, 0, ENTS(SMP(999, 0, 0, 1), SMP(10, 0, 0, 1)));
+	tm_cpu_samples(m, TS(2), 400, 300, ENTS(SMP(10, 0, 0, 10), SMP(20, 0, 0, 5)));
+	tm_cpu_samples(m, TS(3), 200, 0, ENTS(SMP(999, 0, 0, 1), SMP(10, 0, 0, 1)));
 	c = m->cpu;
 	assert_non_null(c);
 	assert_int_equal(c->period_ns, PERIOD);
@@ -968,24 +911,24 @@ static void test_series_cpu(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_cpu_seconds, teardown),
-		cmocka_unit_test_teardown(test_cpu_seconds_period, teardown),
-		cmocka_unit_test_teardown(test_profile, teardown),
-		cmocka_unit_test_teardown(test_profile_empty, teardown),
-		cmocka_unit_test_teardown(test_folded, teardown),
-		cmocka_unit_test_teardown(test_conc_cgroup, teardown),
-		cmocka_unit_test_teardown(test_conc_cgroup_children, teardown),
-		cmocka_unit_test_teardown(test_conc_memcg, teardown),
-		cmocka_unit_test_teardown(test_conc_lineage, teardown),
-		cmocka_unit_test_teardown(test_conc_lineage_shared_cgroup, teardown),
-		cmocka_unit_test_teardown(test_conc_no_sched, teardown),
-		cmocka_unit_test_teardown(test_run_delay, teardown),
-		cmocka_unit_test_teardown(test_stack_cut, teardown),
-		cmocka_unit_test_teardown(test_stack_cut_kernel, teardown),
-		cmocka_unit_test_teardown(test_stack_duplicate, teardown),
-		cmocka_unit_test_teardown(test_samples_clamped, teardown),
-		cmocka_unit_test_teardown(test_stack_too_deep, teardown),
-		cmocka_unit_test_teardown(test_series_cpu, teardown),
+		cmocka_unit_test_teardown(test_cpu_seconds, tm_teardown),
+		cmocka_unit_test_teardown(test_cpu_seconds_period, tm_teardown),
+		cmocka_unit_test_teardown(test_profile, tm_teardown),
+		cmocka_unit_test_teardown(test_profile_empty, tm_teardown),
+		cmocka_unit_test_teardown(test_folded, tm_teardown),
+		cmocka_unit_test_teardown(test_conc_cgroup, tm_teardown),
+		cmocka_unit_test_teardown(test_conc_cgroup_children, tm_teardown),
+		cmocka_unit_test_teardown(test_conc_memcg, tm_teardown),
+		cmocka_unit_test_teardown(test_conc_lineage, tm_teardown),
+		cmocka_unit_test_teardown(test_conc_lineage_shared_cgroup, tm_teardown),
+		cmocka_unit_test_teardown(test_conc_no_sched, tm_teardown),
+		cmocka_unit_test_teardown(test_run_delay, tm_teardown),
+		cmocka_unit_test_teardown(test_stack_cut, tm_teardown),
+		cmocka_unit_test_teardown(test_stack_cut_kernel, tm_teardown),
+		cmocka_unit_test_teardown(test_stack_duplicate, tm_teardown),
+		cmocka_unit_test_teardown(test_samples_clamped, tm_teardown),
+		cmocka_unit_test_teardown(test_stack_too_deep, tm_teardown),
+		cmocka_unit_test_teardown(test_series_cpu, tm_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

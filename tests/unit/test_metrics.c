@@ -22,6 +22,7 @@
 #include "model.h"
 #include "tcp.h"
 #include "tcpmodel.h"
+#include "testutil.h"
 #include "tls.h"
 #include "tlsmodel.h"
 
@@ -191,15 +192,6 @@ static void expect_monotonic(struct fx *f)
 
 /* ---- the format -------------------------------------------------------- */
 
-static size_t occurrences(const char *text, const char *needle)
-{
-	size_t n = 0;
-
-	for (const char *p = strstr(text, needle); p; p = strstr(p + 1, needle))
-		n++;
-	return n;
-}
-
 /*
  * HELP then TYPE once per family, before its samples, which come together;
  * counters end in _total, gauges do not.
@@ -215,14 +207,14 @@ static void expect_well_formed(const char *text)
 			assert_int_equal(sscanf(line + 7, "%127s", fam), 1);
 			type[0] = '\0';
 			snprintf(needle, sizeof(needle), "# HELP %s ", fam);
-			assert_int_equal(occurrences(text, needle), 1);
+			assert_int_equal(test_count(text, needle), 1);
 			continue;
 		}
 		if (!strncmp(line, "# TYPE ", 7)) {
 			assert_int_equal(sscanf(line + 7, "%127s %15s", name, type), 2);
 			assert_string_equal(name, fam);
 			snprintf(needle, sizeof(needle), "# TYPE %s ", fam);
-			assert_int_equal(occurrences(text, needle), 1);
+			assert_int_equal(test_count(text, needle), 1);
 			assert_true(!strcmp(type, "counter") || !strcmp(type, "gauge"));
 			if (!strcmp(type, "counter"))
 				assert_non_null(strstr(fam, "_total"));

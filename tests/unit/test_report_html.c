@@ -19,6 +19,8 @@
 #include "cpumodel.h"
 #include "model.h"
 #include "report.h"
+#include "testmodel.h"
+#include "testutil.h"
 
 #define T0 5000000000ULL
 #define T(ms) (T0 + (uint64_t)(ms)*1000000ULL)
@@ -30,21 +32,6 @@ struct page {
 	char *html;
 	size_t len;
 };
-
-static void seed(struct model *m, uint32_t pid, uint32_t ppid, const char *comm, const char *cg)
-{
-	struct rec_proc_seed s;
-
-	memset(&s, 0, sizeof(s));
-	s.ts = T0;
-	s.pid = pid;
-	s.ppid = ppid;
-	memcpy(s.comm, comm, strnlen(comm, sizeof(s.comm)));
-	snprintf(s.filename, sizeof(s.filename), "/usr/bin/%s", comm);
-	snprintf(s.cg_v2, sizeof(s.cg_v2), "%s", cg);
-	snprintf(s.cg_mem, sizeof(s.cg_mem), "/");
-	model_seed(m, &s);
-}
 
 /* One named stack (root first, the last nkernel frames kernel ones). */
 static void cpu_stack(struct model *m, uint32_t id, const char *const *frames, uint16_t n,
@@ -72,41 +59,22 @@ static void cpu_stack(struct model *m, uint32_t id, const char *const *frames, u
 	model_cpu_stack(m, r, sizeof(*r) + off);
 }
 
-/* count samples of pid on stack id, at ms. */
+/* count samples of pid on stack id, at ms; the host as busy as idle. */
 static void cpu_samples(struct model *m, uint64_t ms, uint32_t pid, uint32_t stack, uint32_t count)
 {
-	char buf[sizeof(struct cpu_samples_rec) + sizeof(struct cpu_sample_ent)];
-	struct cpu_samples_rec *r = (struct cpu_samples_rec *)buf;
+	const struct cpu_sample_ent e = { .pid = pid, .stack = stack, .count = count };
 
-	memset(buf, 0, sizeof(buf));
-	r->h.type = ST_CPU_SAMPLES;
-	r->h.ts = T(ms);
-	r->h.size = sizeof(buf);
-	r->period_ns = 10000000;
-	r->samples = count * 2;
-	r->idle = count;
-	r->n = 1;
-	r->e[0].pid = pid;
-	r->e[0].stack = stack;
-	r->e[0].count = count;
-	model_cpu_samples(m, r, sizeof(buf));
+	tm_cpu_samples(m, T(ms), 2 * count, count, &e, 1);
 }
 
 /* A job whose process is called EVIL burns CPU in a kernel frame named EVIL_FRAME. */
 static struct model *hostile_model(void)
 {
 	static const char *const frames[] = { "main", "work", EVIL_FRAME };
-	struct model *m = model_new(T0);
-	size_t i;
+	struct model *m = tm_recording(T0, "db<1>&co");
 
-	assert_non_null(m);
-	for (i = 0; i < nconcerns; i++)
-		m->concerns |= concerns[i]->bit;
-	snprintf(m->host, sizeof(m->host), "db<1>&co");
-	snprintf(m->kernel, sizeof(m->kernel), "6.1.0");
-	m->start_real_ns = 1700000000ULL * 1000000000ULL;
-	seed(m, 1, 0, "systemd", "/init.scope");
-	seed(m, 100, 1, "sh", "/system.slice/evil.service");
+	tm_seed(m, T0, 1, 0, "/usr/bin/systemd", "/init.scope");
+	tm_seed(m, T0, 100, 1, "/usr/bin/sh", "/system.slice/evil.service");
 	model_fork(m, T(10), 200, 100, T(10), EVIL, "/system.slice/evil.service", "/");
 	model_mark(m, T(20), 200, MARK_TRIGGER, "exec=</script><script>alert(1)//");
 	cpu_stack(m, 7, frames, 3, 1);
@@ -115,18 +83,6 @@ static struct model *hostile_model(void)
 	model_exit(m, T(2500), 200, T(10), 0, EVIL);
 	model_finalize(m, T(3000));
 	return m;
-}
-
-/* ST_HTML_OUT=FILE keeps the page, to open it in a browser. */
-static void save(const struct page *pg)
-{
-	const char *path = getenv("ST_HTML_OUT");
-	FILE *f = path ? fopen(path, "w") : NULL;
-
-	if (!f)
-		return;
-	fwrite(pg->html, 1, pg->len, f);
-	fclose(f);
 }
 
 static int setup(void **state)
@@ -141,7 +97,7 @@ static int setup(void **state)
 	assert_non_null(f);
 	assert_int_equal(report_html(pg->m, f), 0);
 	assert_int_equal(fclose(f), 0);
-	save(pg);
+	test_keep("ST_HTML_OUT", pg->html, pg->len); /* to open it in a browser */
 	return 0;
 }
 
@@ -153,15 +109,6 @@ static int teardown(void **state)
 	free(pg->html);
 	free(pg);
 	return 0;
-}
-
-static size_t count(const char *hay, const char *needle)
-{
-	size_t n = 0;
-
-	for (hay = strstr(hay, needle); hay; hay = strstr(hay + 1, needle))
-		n++;
-	return n;
 }
 
 /* The data document: from its opening tag to the next "</script". */
@@ -186,9 +133,9 @@ static void test_page_is_one_document(void **state)
 	assert_non_null(strstr(pg->html, "<meta charset=\"utf-8\">"));
 	assert_true(pg->len > 16 && !strcmp(pg->html + pg->len - 8, "</html>\n"));
 	/* the error collector, the data and the script: three elements, three ends */
-	assert_int_equal(count(pg->html, "<script"), 3);
-	assert_int_equal(count(pg->html, "</script>"), 3);
-	assert_int_equal(count(pg->html, "</style>"), 1);
+	assert_int_equal(test_count(pg->html, "<script"), 3);
+	assert_int_equal(test_count(pg->html, "</script>"), 3);
+	assert_int_equal(test_count(pg->html, "</style>"), 1);
 	/* the embedded script and style (user/html/) are in */
 	assert_non_null(strstr(pg->html, "window.spiketrace.errors.push"));
 	assert_non_null(strstr(pg->html, "selectCause"));
@@ -237,8 +184,8 @@ static void test_data_json_is_escaped_and_complete(void **state)
 	assert_non_null(strstr(js, "\"tls\":[]"));
 	assert_non_null(strstr(js, "\"tcp\":{"));
 	/* braces balance: the writer closed everything it opened */
-	assert_int_equal(count(js, "{"), count(js, "}"));
-	assert_int_equal(count(js, "["), count(js, "]"));
+	assert_int_equal(test_count(js, "{"), test_count(js, "}"));
+	assert_int_equal(test_count(js, "["), test_count(js, "]"));
 	free(js);
 }
 
@@ -258,7 +205,7 @@ static void test_empty_model_still_a_page(void **state)
 	assert_int_equal(fclose(f), 0);
 	assert_non_null(strstr(html, "\"causes\":[]"));
 	assert_non_null(strstr(html, "\"flame\":null"));
-	assert_int_equal(count(html, "</script>"), 3);
+	assert_int_equal(test_count(html, "</script>"), 3);
 	free(html);
 	model_free(m);
 }

@@ -26,6 +26,8 @@
 #include "report.h"
 #include "version.h"
 #include "tcpmodel.h"
+#include "testmodel.h"
+#include "testutil.h"
 #include "tlsmodel.h"
 
 #define T0 5000000000ULL
@@ -130,21 +132,6 @@ static bool json_valid(const char *doc)
 
 /* ---- the model ---- */
 
-static void seed(struct model *m, uint32_t pid, uint32_t ppid, const char *comm, const char *cg)
-{
-	struct rec_proc_seed s;
-
-	memset(&s, 0, sizeof(s));
-	s.ts = T0;
-	s.pid = pid;
-	s.ppid = ppid;
-	memcpy(s.comm, comm, strnlen(comm, sizeof(s.comm)));
-	snprintf(s.filename, sizeof(s.filename), "/usr/sbin/%s", comm);
-	snprintf(s.cg_v2, sizeof(s.cg_v2), "%s", cg);
-	snprintf(s.cg_mem, sizeof(s.cg_mem), "/");
-	model_seed(m, &s);
-}
-
 static void hs(struct model *m, uint32_t pid, uint64_t start, uint64_t end, uint32_t flags,
 	       const char *addr)
 {
@@ -176,22 +163,10 @@ static void reset(struct model *m, uint64_t ts, uint32_t pid)
 	model_tcp(m, &e);
 }
 
+/* count samples of pid at ms; the host as busy as idle. */
 static void cpu_samples(struct model *m, uint64_t ms, uint32_t pid, uint32_t count)
 {
-	char buf[sizeof(struct cpu_samples_rec) + sizeof(struct cpu_sample_ent)];
-	struct cpu_samples_rec *r = (struct cpu_samples_rec *)buf;
-
-	memset(buf, 0, sizeof(buf));
-	r->h.type = ST_CPU_SAMPLES;
-	r->h.ts = T(ms);
-	r->h.size = sizeof(buf);
-	r->period_ns = 10000000;
-	r->samples = count * 2;
-	r->idle = count;
-	r->n = 1;
-	r->e[0].pid = pid;
-	r->e[0].count = count;
-	model_cpu_samples(m, r, sizeof(buf));
+	tm_cpu(m, T(ms), 2 * count, count, &pid, 1, count);
 }
 
 static void oom(struct model *m, uint64_t ts, uint32_t victim, uint32_t trigger)
@@ -221,18 +196,11 @@ static void oom(struct model *m, uint64_t ts, uint32_t victim, uint32_t trigger)
  */
 static struct model *two_causes(void)
 {
-	struct model *m = model_new(T0);
-	size_t i;
+	struct model *m = tm_recording(T0, "box" EVIL);
 
-	assert_non_null(m);
-	for (i = 0; i < nconcerns; i++)
-		m->concerns |= concerns[i]->bit;
-	snprintf(m->host, sizeof(m->host), "box%s", EVIL);
-	snprintf(m->kernel, sizeof(m->kernel), "6.1.0");
-	m->start_real_ns = 1700000000ULL * 1000000000ULL;
-	seed(m, 1, 0, "systemd", "/init.scope");
-	seed(m, 100, 1, "nginx", "/system.slice/nginx.service");
-	seed(m, 200, 1, "cron", "/system.slice/cron.service");
+	tm_seed(m, T0, 1, 0, "/usr/sbin/systemd", "/init.scope");
+	tm_seed(m, T0, 100, 1, "/usr/sbin/nginx", "/system.slice/nginx.service");
+	tm_seed(m, T0, 200, 1, "/usr/sbin/cron", "/system.slice/cron.service");
 	model_fork(m, T(5), 101, 100, T(5), "nginx", "/system.slice/nginx.service", "/");
 	model_fork(m, T(100), 201, 200, T(100), EVIL, "/system.slice/cron.service", "/");
 	model_fork(m, T(100), 203, 200, T(100), "old", "/system.slice/cron.service", "/");
@@ -253,18 +221,6 @@ static struct model *two_causes(void)
 	return m;
 }
 
-/* ST_PERFETTO_OUT=FILE keeps the trace, to open it in ui.perfetto.dev. */
-static void save(const struct trace *tr)
-{
-	const char *path = getenv("ST_PERFETTO_OUT");
-	FILE *f = path ? fopen(path, "w") : NULL;
-
-	if (!f)
-		return;
-	fwrite(tr->buf, 1, tr->len, f);
-	fclose(f);
-}
-
 static void write_trace(struct trace *tr)
 {
 	FILE *f = open_memstream(&tr->buf, &tr->len);
@@ -281,7 +237,7 @@ static int setup(void **state)
 	assert_non_null(tr);
 	tr->m = two_causes();
 	write_trace(tr);
-	save(tr);
+	test_keep("ST_PERFETTO_OUT", tr->buf, tr->len); /* to open it in ui.perfetto.dev */
 	*state = tr;
 	return 0;
 }
@@ -304,15 +260,6 @@ struct ev {
 	long pid, tid;
 	const char *line; /* NUL-terminated copy */
 };
-
-static size_t count(const char *hay, const char *needle)
-{
-	size_t n = 0;
-
-	for (hay = strstr(hay, needle); hay; hay = strstr(hay + 1, needle))
-		n++;
-	return n;
-}
 
 static double num_after(const char *line, const char *key, double none)
 {
@@ -484,11 +431,11 @@ static void test_causes_threads_and_names(void **state)
 			assert_true(v[i].tid == 203 && v[i].pid == old && v[i].ts == 100000);
 	}
 	/* named "comm pid"; the hostile comm is escaped text: no raw newline, the quote escaped */
-	assert_int_equal(count(tr->buf, "\"args\":{\"name\":\"nginx 101\"}"), 1);
-	assert_int_equal(count(tr->buf, "\"args\":{\"name\":\"hog 202\"}"), 1);
-	assert_int_equal(count(tr->buf, "\"args\":{\"name\":\"\\\"\\n</script> 201\"}"), 1);
-	assert_int_equal(count(tr->buf, "{\"name\":\"\\\"\\n</script>\",\"cat\":\"process\","
-					"\"ph\":\"X\""),
+	assert_int_equal(test_count(tr->buf, "\"args\":{\"name\":\"nginx 101\"}"), 1);
+	assert_int_equal(test_count(tr->buf, "\"args\":{\"name\":\"hog 202\"}"), 1);
+	assert_int_equal(test_count(tr->buf, "\"args\":{\"name\":\"\\\"\\n</script> 201\"}"), 1);
+	assert_int_equal(test_count(tr->buf, "{\"name\":\"\\\"\\n</script>\",\"cat\":\"process\","
+					     "\"ph\":\"X\""),
 			 1);
 	assert_null(strstr(tr->buf, "\"\n<"));
 	/* the lifetime says how it ended */
@@ -533,8 +480,8 @@ static void test_oom_trigger_and_resets(void **state)
 			assert_true(v[i].tid == 101 && v[i].pid == nginx);
 	}
 	assert_int_equal(resets, 2);
-	assert_int_equal(count(tr->buf, "\"name\":\"trigger\",\"cat\":\"trigger\",\"ph\":\"i\""),
-			 1);
+	assert_int_equal(
+		test_count(tr->buf, "\"name\":\"trigger\",\"cat\":\"trigger\",\"ph\":\"i\""), 1);
 	assert_non_null(strstr(tr->buf, "\"s\":\"g\",\"args\":{\"pid\":201,"
 					"\"detail\":\"oom\\\"\\n</script>\"}"));
 	events_free(v, n);
@@ -556,8 +503,8 @@ static void test_tls_slices(void **state)
 	assert_non_null(strstr(tr->buf,
 			       "{\"name\":\"TLS failed\",\"cat\":\"tls\",\"ph\":\"X\","
 			       "\"ts\":1100000,\"pid\":10000002,\"tid\":101,\"dur\":1000,"));
-	assert_int_equal(count(tr->buf, "\"tid\":20000000,\"args\":{\"name\":\"nginx 101 TLS 2\"}"),
-			 1);
+	assert_int_equal(
+		test_count(tr->buf, "\"tid\":20000000,\"args\":{\"name\":\"nginx 101 TLS 2\"}"), 1);
 	assert_non_null(strstr(tr->buf, "\"tls_handshakes_kept\":4,\"tls_handshakes_not_kept\":0,"
 					"\"tls_truncated\":false,\"tls_handshakes_unplaced\":1}"));
 }
@@ -586,7 +533,7 @@ static void test_tls_list_is_bounded(void **state)
 			 T0 + 2000000 + (TLS_HS_KEPT - 1) * 100000 + 50000);
 	write_trace(&tr);
 	assert_true(json_valid(tr.buf));
-	assert_int_equal(count(tr.buf, "{\"name\":\"TLS full\""), TLS_HS_KEPT);
+	assert_int_equal(test_count(tr.buf, "{\"name\":\"TLS full\""), TLS_HS_KEPT);
 	assert_null(strstr(tr.buf, "TLS 2")); /* none overlap: no lane */
 	assert_non_null(strstr(tr.buf,
 			       "\"tls_handshakes_kept\":20000,\"tls_handshakes_not_kept\":5,"
@@ -604,7 +551,7 @@ static void test_empty_model_is_a_trace(void **state)
 	model_finalize(tr.m, T0);
 	write_trace(&tr);
 	assert_true(json_valid(tr.buf));
-	assert_int_equal(count(tr.buf, "\"ph\":\"M\""), 2); /* the host group only */
+	assert_int_equal(test_count(tr.buf, "\"ph\":\"M\""), 2); /* the host group only */
 	assert_null(strstr(tr.buf, "\"ph\":\"X\""));
 	assert_non_null(strstr(tr.buf, "\"duration_s\":0,"));
 	model_free(tr.m);

@@ -21,66 +21,17 @@
 #include <unistd.h>
 
 #include "concern.h"
-#include "cpu.h"
-#include "cpumodel.h"
 #include "model.h"
 #include "report.h"
+#include "testmodel.h"
 
-#define SEC 1000000000ULL
 #define T0 (10 * SEC)
 #define TS(s) (T0 + (uint64_t)((s)*SEC))
-#define PERIOD 10000000ULL /* 10 ms a sample */
-#define MIB (1024ULL * 1024)
+#define HOST_SAMPLES 400 /* four CPUs at 100 Hz for a second, none idle */
 #define CRON "/st-cron-42"
 #define NOISY "/st-noisy-42"
 /* a job name far wider than any column */
 #define LONG "/system.slice/a-unit-whose-name-is-much-longer-than-any-column-of-the-report.service"
-
-static void spawn(struct model *m, double s, uint32_t pid, uint32_t ppid, const char *comm,
-		  const char *cg)
-{
-	struct proc *parent = model_find(m, ppid);
-	char path[64];
-	struct exec_info x = { .ts = TS(s),
-			       .pid = pid,
-			       .ppid = ppid,
-			       .uid = 0,
-			       .start_ns = TS(s),
-			       .comm = comm,
-			       .filename = path,
-			       .args = comm,
-			       .args_len = (uint32_t)strlen(comm) + 1,
-			       .cg_v2 = cg };
-
-	snprintf(path, sizeof(path), "/usr/bin/%s", comm);
-	if (parent)
-		model_fork(m, TS(s), pid, ppid, TS(s), parent->comm, cg, NULL);
-	model_exec(m, &x);
-}
-
-static void cpu(struct model *m, double s, const uint32_t *pids, size_t n, uint32_t count)
-{
-	size_t size = sizeof(struct cpu_samples_rec) + n * sizeof(struct cpu_sample_ent), i;
-	struct cpu_samples_rec *r = calloc(1, size);
-
-	assert_non_null(r);
-	r->h = (struct st_hdr){ .type = ST_CPU_SAMPLES, .size = (uint16_t)size, .ts = TS(s) };
-	r->period_ns = PERIOD;
-	r->samples = 400;
-	r->n = (uint32_t)n;
-	for (i = 0; i < n; i++)
-		r->e[i] = (struct cpu_sample_ent){ .pid = pids[i], .count = count };
-	model_cpu_samples(m, r, size);
-	free(r);
-}
-
-static void mem(struct model *m, double s, uint32_t pid, uint64_t faults, uint64_t rss)
-{
-	struct memstat st = { .faults = faults, .rss = rss, .rss_anon = rss, .seen = true };
-
-	st.rss_peak = rss;
-	model_mem(m, TS(s), pid, &st);
-}
 
 static void exit_at(struct model *m, double s, uint32_t pid, uint32_t status)
 {
@@ -100,7 +51,7 @@ static void flaky(struct model *m, int n)
 
 	for (i = 0; i < n; i++) {
 		snprintf(comm, sizeof(comm), "flaky%02d", i);
-		spawn(m, 0.01 + i * 0.02, 400 + i, 1, comm, "/st-flaky-42");
+		tm_spawn(m, TS(0.01 + i * 0.02), 400 + i, 1, comm, "/st-flaky-42");
 		exit_at(m, 0.02 + i * 0.02, 400 + i, 1 << 8);
 	}
 }
@@ -123,14 +74,14 @@ static struct model *build(int nflaky)
 	m->concerns = concern_by_name("proc")->bit | concern_by_name("mem")->bit | concern_cpu.bit;
 	snprintf(m->host, sizeof(m->host), "testhost");
 	snprintf(m->kernel, sizeof(m->kernel), "6.1.0");
-	spawn(m, 0.1, 100, 1, "cron", CRON);
-	spawn(m, 0.2, 101, 100, "run-parts", CRON);
-	spawn(m, 0.3, 102, 101, "apt-update", CRON);
-	spawn(m, 0.4, 103, 102, "pkgd", CRON);
-	spawn(m, 0.4, 104, 102, "fwupd", CRON);
-	mem(m, 0.9, 103, 16000, 64 * MIB);
-	mem(m, 1.4, 103, 50000, 192 * MIB);
-	mem(m, 1.4, 104, 9000, 40 * MIB);
+	tm_spawn(m, TS(0.1), 100, 1, "cron", CRON);
+	tm_spawn(m, TS(0.2), 101, 100, "run-parts", CRON);
+	tm_spawn(m, TS(0.3), 102, 101, "apt-update", CRON);
+	tm_spawn(m, TS(0.4), 103, 102, "pkgd", CRON);
+	tm_spawn(m, TS(0.4), 104, 102, "fwupd", CRON);
+	tm_mem(m, TS(0.9), 103, 16000, 64 * MIB);
+	tm_mem(m, TS(1.4), 103, 50000, 192 * MIB);
+	tm_mem(m, TS(1.4), 104, 9000, 40 * MIB);
 	snprintf(k.victim_comm, sizeof(k.victim_comm), "pkgd");
 	snprintf(k.trigger_comm, sizeof(k.trigger_comm), "fwupd");
 	k.anon_rss = 190 * MIB;
@@ -138,19 +89,19 @@ static struct model *build(int nflaky)
 	k.memcg = model_intern(m, CRON);
 	model_oom(m, &k);
 	exit_at(m, 1.5, 103, 9);
-	mem(m, 2.4, 104, 40000, 250 * MIB);
+	tm_mem(m, TS(2.4), 104, 40000, 250 * MIB);
 	exit_at(m, 2.8, 104, 0);
-	spawn(m, 0.5, 300, 1, "averyverylongcomm", LONG);
-	spawn(m, 3.1, 200, 1, "st-worker", NOISY);
-	spawn(m, 3.1, 201, 200, "st-worker", NOISY);
-	spawn(m, 3.1, 202, 200, "st-worker", NOISY);
-	spawn(m, 3.1, 203, 200, "st-worker", NOISY);
+	tm_spawn(m, TS(0.5), 300, 1, "averyverylongcomm", LONG);
+	tm_spawn(m, TS(3.1), 200, 1, "st-worker", NOISY);
+	tm_spawn(m, TS(3.1), 201, 200, "st-worker", NOISY);
+	tm_spawn(m, TS(3.1), 202, 200, "st-worker", NOISY);
+	tm_spawn(m, TS(3.1), 203, 200, "st-worker", NOISY);
 	for (s = 0; s < 10; s++) {
 		uint32_t lone = 300;
 
-		cpu(m, s + 0.5, &lone, 1, 2);
+		tm_cpu(m, TS(s + 0.5), HOST_SAMPLES, 0, &lone, 1, 2);
 		if (s >= 3 && s < 8)
-			cpu(m, s + 0.6, workers, 4, 100);
+			tm_cpu(m, TS(s + 0.6), HOST_SAMPLES, 0, workers, 4, 100);
 	}
 	for (s = 0; s < 4; s++)
 		exit_at(m, 8.5, workers[s], 15);

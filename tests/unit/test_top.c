@@ -21,24 +21,14 @@
 #include <string.h>
 
 #include "concern.h"
-#include "cpu.h"
-#include "cpumodel.h"
 #include "model.h"
+#include "testmodel.h"
+#include "top.h"
 
-/* The view's interface (user/top.c). */
-struct top_view;
-struct top_view *top_view_new(struct model *m, double interval_s, unsigned int have);
-void top_view_free(struct top_view *v);
-void top_view_sample(struct top_view *v, uint64_t now);
-int top_view_key(struct top_view *v, int key);
-void top_view_render(struct top_view *v, FILE *out, unsigned int width, unsigned int height,
-		     bool tty);
-
-#define SEC 1000000000ULL
 #define T0 (10 * SEC)
 #define TS(s) (T0 + (uint64_t)((s)*SEC))
-#define PERIOD 10000000ULL /* 10 ms a sample */
-#define MIB (1024ULL * 1024)
+#define HOST_SAMPLES 200 /* two CPUs at 100 Hz for a second */
+#define HOST_IDLE 50
 #define CRON "/st-cron-42"
 #define NOISY "/st-noisy-42"
 #define EVIL "/evil\033[2J\033]0;owned\007.service"
@@ -49,52 +39,6 @@ struct fixture {
 	struct top_view *v;
 };
 
-static void spawn(struct model *m, double s, uint32_t pid, uint32_t ppid, const char *comm,
-		  const char *cg)
-{
-	struct proc *parent = model_find(m, ppid);
-	char path[64];
-	struct exec_info x = { .ts = TS(s),
-			       .pid = pid,
-			       .ppid = ppid,
-			       .start_ns = TS(s),
-			       .comm = comm,
-			       .filename = path,
-			       .args = comm,
-			       .args_len = (uint32_t)strlen(comm) + 1,
-			       .cg_v2 = cg };
-
-	snprintf(path, sizeof(path), "/usr/bin/%s", comm);
-	if (parent)
-		model_fork(m, TS(s), pid, ppid, TS(s), parent->comm, cg, NULL);
-	model_exec(m, &x);
-}
-
-static void cpu(struct model *m, double s, const uint32_t *pids, size_t n, uint32_t count)
-{
-	size_t size = sizeof(struct cpu_samples_rec) + n * sizeof(struct cpu_sample_ent), i;
-	struct cpu_samples_rec *r = calloc(1, size);
-
-	assert_non_null(r);
-	r->h = (struct st_hdr){ .type = ST_CPU_SAMPLES, .size = (uint16_t)size, .ts = TS(s) };
-	r->period_ns = PERIOD;
-	r->samples = 200; /* two CPUs at 100 Hz for a second */
-	r->idle = 50;
-	r->n = (uint32_t)n;
-	for (i = 0; i < n; i++)
-		r->e[i] = (struct cpu_sample_ent){ .pid = pids[i], .count = count };
-	model_cpu_samples(m, r, size);
-	free(r);
-}
-
-static void mem(struct model *m, double s, uint32_t pid, uint64_t faults, uint64_t rss)
-{
-	struct memstat st = { .faults = faults, .rss = rss, .rss_anon = rss, .seen = true };
-
-	st.rss_peak = rss;
-	model_mem(m, TS(s), pid, &st);
-}
-
 static const uint32_t workers[] = { 200, 201, 202, 203 };
 
 /* 0-1 s: every job starts; the baseline sample at 1 s. */
@@ -102,20 +46,20 @@ static void first_second(struct model *m)
 {
 	size_t i;
 
-	spawn(m, 0.1, 100, 1, "cron", CRON);
-	spawn(m, 0.2, 101, 100, "run-parts", CRON);
-	spawn(m, 0.3, 103, 101, "pkgd", CRON);
-	spawn(m, 0.3, 104, 101, "fwupd", CRON);
-	mem(m, 0.5, 103, 16000, 64 * MIB);
-	mem(m, 0.5, 104, 1000, 8 * MIB);
-	spawn(m, 0.2, 200, 1, "st-noisyjob", NOISY);
+	tm_spawn(m, TS(0.1), 100, 1, "cron", CRON);
+	tm_spawn(m, TS(0.2), 101, 100, "run-parts", CRON);
+	tm_spawn(m, TS(0.3), 103, 101, "pkgd", CRON);
+	tm_spawn(m, TS(0.3), 104, 101, "fwupd", CRON);
+	tm_mem(m, TS(0.5), 103, 16000, 64 * MIB);
+	tm_mem(m, TS(0.5), 104, 1000, 8 * MIB);
+	tm_spawn(m, TS(0.2), 200, 1, "st-noisyjob", NOISY);
 	for (i = 1; i < 4; i++)
-		spawn(m, 0.3, workers[i], 200, "st-worker", NOISY);
+		tm_spawn(m, TS(0.3), workers[i], 200, "st-worker", NOISY);
 	for (i = 0; i < 4; i++)
-		mem(m, 0.5, workers[i], 100, 4 * MIB);
-	spawn(m, 0.4, 300, 1, "evil\033[2J", EVIL);
-	mem(m, 0.5, 300, 10, 1 * MIB);
-	cpu(m, 0.9, workers, 4, 10);
+		tm_mem(m, TS(0.5), workers[i], 100, 4 * MIB);
+	tm_spawn(m, TS(0.4), 300, 1, "evil\033[2J", EVIL);
+	tm_mem(m, TS(0.5), 300, 10, 1 * MIB);
+	tm_cpu(m, TS(0.9), HOST_SAMPLES, HOST_IDLE, workers, 4, 10);
 }
 
 /* 1-2 s: the workers burn a CPU each; pkgd grows and is OOM-killed; fwupd holds 300 MiB. */
@@ -123,9 +67,9 @@ static void second_second(struct model *m)
 {
 	struct oom_kill k = { .ts = TS(1.6), .victim_pid = 103, .trigger_pid = 104 };
 
-	cpu(m, 1.9, workers, 4, 100);
-	mem(m, 1.5, 103, 50000, 192 * MIB);
-	mem(m, 1.5, 104, 3000, 300 * MIB);
+	tm_cpu(m, TS(1.9), HOST_SAMPLES, HOST_IDLE, workers, 4, 100);
+	tm_mem(m, TS(1.5), 103, 50000, 192 * MIB);
+	tm_mem(m, TS(1.5), 104, 3000, 300 * MIB);
 	snprintf(k.victim_comm, sizeof(k.victim_comm), "pkgd");
 	snprintf(k.trigger_comm, sizeof(k.trigger_comm), "fwupd");
 	k.anon_rss = 190 * MIB;

@@ -15,90 +15,33 @@
 #include <string.h>
 
 #include "concern.h"
-#include "cpu.h"
-#include "cpumodel.h"
 #include "model.h"
+#include "testmodel.h"
 #include "windows.h"
 
-#define SEC 1000000000ULL
 #define T0 (10 * SEC)
 /* s seconds after the start of the recording */
 #define TS(s) (T0 + (uint64_t)((s)*SEC))
-#define PERIOD 10000000ULL /* 10 ms a sample */
-#define MIB (1024ULL * 1024)
+#define EPS 1e-6
+#define assert_near(a, b) assert_near_eps(a, b, EPS)
 
 static struct model *new_model(void **state)
 {
-	struct model *m;
-
-	model_free(*state);
-	*state = m = model_new(T0);
-	assert_non_null(m);
-	m->concerns = concern_by_name("proc")->bit | concern_by_name("mem")->bit | concern_cpu.bit;
-	return m;
+	return tm_model_in(state, T0,
+			   concern_by_name("proc")->bit | concern_by_name("mem")->bit |
+				   concern_cpu.bit);
 }
 
-static int teardown(void **state)
-{
-	model_free(*state);
-	*state = NULL;
-	return 0;
-}
-
-static bool near(double a, double b)
-{
-	return a - b < 1e-6 && b - a < 1e-6;
-}
-
-#define assert_near(a, b)                                                 \
-	do {                                                              \
-		double a_ = (a), b_ = (b);                                \
-		if (!near(a_, b_))                                        \
-			fail_msg("%s = %.9f, expected %.9f", #a, a_, b_); \
-	} while (0)
-
-/* A process exec'd at ts into cgroup cg (its job is the cgroup's last component). */
+/* A process exec'd at s into cgroup cg (its job is the cgroup's last component). */
 static void spawn(struct model *m, double s, uint32_t pid, const char *comm, const char *cg)
 {
-	struct exec_info x = { .ts = TS(s),
-			       .pid = pid,
-			       .ppid = 1,
-			       .uid = 1000,
-			       .start_ns = TS(s),
-			       .comm = comm,
-			       .filename = "/usr/bin/prog",
-			       .args = comm,
-			       .args_len = (uint32_t)strlen(comm) + 1,
-			       .cg_v2 = cg,
-			       .cg_mem = NULL };
-
-	model_exec(m, &x);
-	assert_non_null(model_find(m, pid));
+	tm_exec(m, TS(s), pid, 1, 1000, comm, "/usr/bin/prog", cg, NULL);
 }
 
-/* count CPU samples (10 ms each) of pid in the second before ts. */
+/* count CPU samples (10 ms each) of pid in the second before s. */
 static void cpu(struct model *m, double s, uint32_t pid, uint32_t count)
 {
-	size_t size = sizeof(struct cpu_samples_rec) + sizeof(struct cpu_sample_ent);
-	struct cpu_samples_rec *r = calloc(1, size);
-
-	assert_non_null(r);
-	r->h = (struct st_hdr){ .type = ST_CPU_SAMPLES, .size = (uint16_t)size, .ts = TS(s) };
-	r->period_ns = PERIOD;
-	r->n = 1;
-	r->e[0] = (struct cpu_sample_ent){ .pid = pid, .count = count };
-	model_cpu_samples(m, r, size);
-	free(r);
-}
-
-/* A memory snapshot: cumulative faults, current RSS. */
-static void mem(struct model *m, double s, uint32_t pid, uint64_t faults, uint64_t rss)
-{
-	struct proc *p = model_find(m, pid);
-	struct memstat st = { .faults = faults, .rss = rss, .rss_anon = rss, .seen = true };
-
-	st.rss_peak = p && p->mem.rss_peak > rss ? p->mem.rss_peak : rss;
-	model_mem(m, TS(s), pid, &st);
+	tm_cpu(m, TS(s), 0, 0, &pid, 1, count);
 }
 
 static void oom(struct model *m, double s, uint32_t victim, const char *comm, uint32_t trigger)
@@ -120,7 +63,8 @@ static size_t windows(struct model *m, double end_s, struct window *w, size_t ma
 
 static void expect_window(const struct window *w, const char *job, double start, double end)
 {
-	if (strcmp(w->job->name, job) || !near(w->start_s, start) || !near(w->end_s, end))
+	if (strcmp(w->job->name, job) || !tm_near(w->start_s, start, EPS) ||
+	    !tm_near(w->end_s, end, EPS))
 		fail_msg("window %s %.1f-%.1f, expected %s %.1f-%.1f", w->job->name, w->start_s,
 			 w->end_s, job, start, end);
 }
@@ -174,7 +118,7 @@ static void test_oom_goes_to_victim(void **state)
 	spawn(m, 0.2, 20, "pkgd", "/job-cron");
 	for (s = 0; s < 10; s++)
 		cpu(m, s + 0.5, 10, 100);
-	mem(m, 4.5, 10, 1000, 100 * MIB);
+	tm_mem(m, TS(4.5), 10, 1000, 100 * MIB);
 	spawn(m, 4.6, 11, "helper", "/job-busy");
 	oom(m, 4.7, 20, "pkgd", 20);
 	assert_int_equal(windows(m, 10, w, 8), 3);
@@ -259,8 +203,8 @@ static void test_growth(void **state)
 	snprintf(sd.comm, sizeof(sd.comm), "java");
 	snprintf(sd.cg_v2, sizeof(sd.cg_v2), "/job-java");
 	model_seed(m, &sd);
-	mem(m, 2.5, 30, 10, 1024 * MIB);
-	mem(m, 6.5, 30, 20, 1280 * MIB);
+	tm_mem(m, TS(2.5), 30, 10, 1024 * MIB);
+	tm_mem(m, TS(6.5), 30, 20, 1280 * MIB);
 	assert_int_equal(windows(m, 10, w, 8), 2);
 	expect_window(&w[0], "job-java", 2, 3);
 	expect_window(&w[1], "job-java", 6, 7);
@@ -272,8 +216,8 @@ static void test_growth(void **state)
 
 	m = new_model(state);
 	spawn(m, 0.1, 10, "eater", "/job-eat");
-	mem(m, 1.5, 10, 100, 64 * MIB);
-	mem(m, 2.5, 10, 200, 192 * MIB);
+	tm_mem(m, TS(1.5), 10, 100, 64 * MIB);
+	tm_mem(m, TS(2.5), 10, 200, 192 * MIB);
 	assert_int_equal(windows(m, 4, w, 8), 1);
 	expect_window(&w[0], "job-eat", 0, 3);
 	assert_near(w[0].values[WM_GROWTH], 192.0 * MIB);
@@ -291,11 +235,11 @@ static void test_rss_held(void **state)
 
 	spawn(m, 0.1, 10, "pkgd", "/job-cron");
 	spawn(m, 0.1, 11, "fwupd", "/job-cron");
-	mem(m, 0.5, 10, 100, 64 * MIB);
-	mem(m, 1.3, 10, 300, 192 * MIB);
-	mem(m, 1.4, 11, 50, 40 * MIB);
+	tm_mem(m, TS(0.5), 10, 100, 64 * MIB);
+	tm_mem(m, TS(1.3), 10, 300, 192 * MIB);
+	tm_mem(m, TS(1.4), 11, 50, 40 * MIB);
 	oom(m, 1.5, 10, "pkgd", 11); /* pkgd exits just after */
-	mem(m, 2.2, 11, 90, 100 * MIB);
+	tm_mem(m, TS(2.2), 11, 90, 100 * MIB);
 	model_exit(m, TS(2.6), 11, model_find(m, 11)->start_ns, 0, "fwupd");
 	assert_int_equal(windows(m, 4, w, 4), 1);
 	assert_near(model_series_rss_held(m, m->jobs, 1, hi, end, 4), 0);
@@ -336,13 +280,13 @@ static void test_no_activity(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_teardown(test_two_halves, teardown),
-		cmocka_unit_test_teardown(test_oom_goes_to_victim, teardown),
-		cmocka_unit_test_teardown(test_flicker, teardown),
-		cmocka_unit_test_teardown(test_quiet_gaps, teardown),
-		cmocka_unit_test_teardown(test_growth, teardown),
-		cmocka_unit_test_teardown(test_rss_held, teardown),
-		cmocka_unit_test_teardown(test_no_activity, teardown),
+		cmocka_unit_test_teardown(test_two_halves, tm_teardown),
+		cmocka_unit_test_teardown(test_oom_goes_to_victim, tm_teardown),
+		cmocka_unit_test_teardown(test_flicker, tm_teardown),
+		cmocka_unit_test_teardown(test_quiet_gaps, tm_teardown),
+		cmocka_unit_test_teardown(test_growth, tm_teardown),
+		cmocka_unit_test_teardown(test_rss_held, tm_teardown),
+		cmocka_unit_test_teardown(test_no_activity, tm_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
