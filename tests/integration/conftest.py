@@ -14,6 +14,9 @@ Fixtures:
 
 Helpers (from conftest import ...):
   json_lines         json_lines(stdout, types=None) -> the objects of a --json stream
+  cgroup2_root       cgroup2_root() -> Path of the cgroup2 mount (fails the test if none)
+  rmdir_retry        rmdir_retry(path) removes a cgroup directory, waiting up to 5 s for
+                     its last processes to be gone
 """
 
 import json
@@ -45,6 +48,26 @@ def json_lines(stdout, types=None):
         assert types is None or obj["type"] in types, f"line {n}: {line[:200]}"
         events.append(obj)
     return events
+
+
+def cgroup2_root():
+    with open("/proc/self/mounts") as f:
+        for line in f:
+            if line.split()[2] == "cgroup2":
+                return Path(line.split()[1])
+    pytest.fail("no cgroup2 mount", pytrace=False)
+
+
+def rmdir_retry(path, tries=50):
+    """A cgroup is busy until its last process is reaped: retry briefly."""
+    for _ in range(tries):
+        try:
+            os.rmdir(path)
+            return
+        except FileNotFoundError:
+            return
+        except OSError:
+            time.sleep(0.1)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -20,20 +20,14 @@ from pathlib import Path
 
 import pytest
 
+from conftest import cgroup2_root, rmdir_retry
+
 MIB = 1 << 20
 NAME_RE = re.compile(r"^spiketrace-\d{8}-\d{6}-(?P<label>[A-Za-z0-9._-]+)\.rec$")
 # docs/flight.md: the stated bound. Private memory (heap, ring, model) and the
 # whole RSS, which also counts the BPF ring buffers mapped in (8 MiB per concern).
 ANON_BOUND = 64 * MIB
 RSS_BOUND = 128 * MIB
-
-
-def cgroup2_root():
-    with open("/proc/mounts") as f:
-        for line in f:
-            if line.split()[2] == "cgroup2":
-                return Path(line.split()[1])
-    pytest.fail("no cgroup2 mount", pytrace=False)
 
 
 def wait_written(st, labels, timeout):
@@ -253,12 +247,7 @@ def test_memory_stays_flat(start_spiketrace, run_spiketrace, tmp_path):
         if load and load.poll() is None:
             load.kill()
             load.wait()
-        for _ in range(50):
-            try:
-                group.rmdir()
-                break
-            except OSError:
-                time.sleep(0.1)
+        rmdir_retry(group)
 
     first = [s for s in samples if s[0] <= 60]
     last = [s for s in samples if s[0] > secs - 60]

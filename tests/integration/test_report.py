@@ -14,14 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import cgroup2_root
+
 REPO = Path(__file__).resolve().parents[2]
 TOOLS = REPO / "build" / "tools"
 _REC = {}
-
-
-def cgroup2_root():
-    with open("/proc/self/mounts") as f:
-        return next(ln.split()[1] for ln in f if ln.split()[2] == "cgroup2")
 
 
 def last_json(cmd, timeout=120, cgroup=None):

@@ -31,6 +31,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from conftest import cgroup2_root, rmdir_retry
 from test_tcp import IdleReset
 from test_tls import Storm
 
@@ -438,14 +440,6 @@ def test_listen_errors(serve, run_spiketrace):
 # ---- cardinality ----------------------------------------------------------------
 
 
-def cgroup2_root():
-    with open("/proc/mounts") as f:
-        for line in f:
-            if line.split()[2] == "cgroup2":
-                return line.split()[1]
-    pytest.fail("no cgroup2 mount", pytrace=False)
-
-
 def test_cause_labels_stay_bounded(serve, prometheus):
     """1000 short jobs: a shell in a *.slice group (shared: not a cgroup job)
     starts 1000 /bin/true, each a lineage job of its own (its parent is a
@@ -467,12 +461,7 @@ def test_cause_labels_stay_bounded(serve, prometheus):
         elapsed = time.monotonic() - t
         settle(prom)
     finally:
-        for _ in range(50):
-            try:
-                group.rmdir()
-                break
-            except OSError:
-                time.sleep(0.1)
+        rmdir_retry(group)
     last = watcher.stop()
     print(f"{n} jobs in {elapsed:.1f} s; up to {watcher.max_causes} cause values per family")
     for fam in ("spiketrace_cause_cpu_seconds_total", "spiketrace_cause_page_faults_total",
