@@ -150,17 +150,6 @@ static void sched(struct model *m, uint64_t ts, const struct cpu_sched_ent *e, s
 	free(r);
 }
 
-static struct job *job_named(struct model *m, const char *name)
-{
-	struct job *j;
-
-	for (j = m->jobs; j; j = j->next)
-		if (!strcmp(j->name, name))
-			return j;
-	fail_msg("no job named '%s'", name);
-	return NULL;
-}
-
 static const struct cpu_stack *stack_get(struct model *m, uint32_t id)
 {
 	return m->cpu ? hmap_get(&m->cpu->stacks, id) : NULL;
@@ -247,9 +236,9 @@ static void test_cpu_seconds(void **state)
 	assert_near(cpu_proc_s(m, db), 0.10);
 
 	model_finalize(m, TS(4));
-	assert_near(job_named(m, "worker[10]")->cpu_s, 0.61);
-	assert_near(job_named(m, "db[20]")->cpu_s, 0.10);
-	assert_int_equal(job_named(m, "worker[10]")->nprocs, 2);
+	assert_near(tm_job_named(m, "worker[10]")->cpu_s, 0.61);
+	assert_near(tm_job_named(m, "db[20]")->cpu_s, 0.10);
+	assert_int_equal(tm_job_named(m, "worker[10]")->nprocs, 2);
 	/* the unknown pid's samples are in no job */
 	for (j = m->jobs; j; j = j->next) {
 		size_t i;
@@ -257,7 +246,7 @@ static void test_cpu_seconds(void **state)
 		for (i = 0; i < j->nprocs; i++)
 			assert_int_not_equal(j->procs[i]->pid, 999);
 	}
-	assert_near(job_named(m, "worker[10]")->cpu_s + job_named(m, "db[20]")->cpu_s,
+	assert_near(tm_job_named(m, "worker[10]")->cpu_s + tm_job_named(m, "db[20]")->cpu_s,
 		    (double)c->profiled * PERIOD / 1e9);
 	/* the CPU metric ranks the busier job first */
 	assert_string_equal(m->jobs->name, "worker[10]");
@@ -284,7 +273,7 @@ static void test_cpu_seconds_period(void **state)
 	/* no samples at all: no host point */
 	assert_int_equal(m->cpu->host.n, 0);
 	model_finalize(m, TS(3));
-	assert_near(job_named(m, "a[10]")->cpu_s, 0.05);
+	assert_near(tm_job_named(m, "a[10]")->cpu_s, 0.05);
 }
 
 /* 2. The profile: job, phase, comm, then the code, root first. */
@@ -359,7 +348,7 @@ static void test_profile(void **state)
 
 	/* one job only */
 	stackset_init(&one, 0);
-	assert_int_equal(model_profile(m, job_named(m, "pgbench[20]"), &one), 0);
+	assert_int_equal(model_profile(m, tm_job_named(m, "pgbench[20]"), &one), 0);
 	assert_int_equal(one.n, 3);
 	assert_int_equal(one.total, 12);
 	for (i = 0; i < one.n; i++)
@@ -381,8 +370,8 @@ static void test_profile_empty(void **state)
 	assert_int_equal(s.n, 0);
 	assert_int_equal(s.total, 0);
 	stackset_free(&s);
-	assert_near(job_named(m, "idle[10]")->cpu_s, 0);
-	assert_near(job_named(m, "idle[10]")->run_delay_s, 0);
+	assert_near(tm_job_named(m, "idle[10]")->cpu_s, 0);
+	assert_near(tm_job_named(m, "idle[10]")->run_delay_s, 0);
 }
 
 /* 3. Folded text: exact lines, counts summing to the profiled samples. */
@@ -449,12 +438,12 @@ static void test_conc_cgroup(void **state)
 
 	build_noisy(m);
 	model_finalize(m, TS(4));
-	j = job_named(m, "noisy");
+	j = tm_job_named(m, "noisy");
 	assert_string_equal(j->cgroup, "/noisy");
 	assert_int_equal(j->nprocs, 2);
 	assert_true(m->cpu->sched);
 	assert_int_equal(j->max_concurrency, 8);
-	assert_int_equal(job_named(m, "noisyother")->max_concurrency, 100);
+	assert_int_equal(tm_job_named(m, "noisyother")->max_concurrency, 100);
 
 	/* a record at ts covers the second before it */
 	model_series_conc(m, j, 1, v, 4);
@@ -478,14 +467,14 @@ static void test_conc_cgroup_children(void **state)
 	sched(m, TS(3), SCHED(CG(51, 4), CG(52, 1)));
 	sched(m, TS(4), SCHED(CG(51, 2), CG(52, 50)));
 	model_finalize(m, TS(5));
-	j = job_named(m, "noisy");
+	j = tm_job_named(m, "noisy");
 	assert_int_equal(j->max_concurrency, 9);
 	model_series_conc(m, j, 1, v, 4);
 	assert_near(v[0], 3);
 	assert_near(v[1], 8);
 	assert_near(v[2], 9);
 	assert_near(v[3], 2);
-	assert_int_equal(job_named(m, "noisyother")->max_concurrency, 100);
+	assert_int_equal(tm_job_named(m, "noisyother")->max_concurrency, 100);
 }
 
 /* 4c. Hybrid host: the job is a v1 memory cgroup, counted by CPU_CONC_MEMCG. */
@@ -506,7 +495,7 @@ static void test_conc_memcg(void **state)
 	sched(m, TS(1), SCHED(CG(1, 50), MEMCG(70, 4), CG(70, 40), MEMCG(72, 30)));
 	sched(m, TS(2), SCHED(MEMCG(70, 6), MEMCG(71, 1), CG(1, 60)));
 	model_finalize(m, TS(3));
-	j = job_named(m, "x");
+	j = tm_job_named(m, "x");
 	assert_string_equal(j->cgroup, "/process_api/x");
 	assert_int_equal(j->nprocs, 2);
 	assert_int_equal(j->max_concurrency, 7);
@@ -531,11 +520,11 @@ static void test_conc_lineage(void **state)
 	sched(m, TS(2), SCHED(TGID(400, 1), TGID(401, 3), TGID(402, 2)));
 	sched(m, TS(3), SCHED(TGID(402, 4), TGID(500, 7)));
 	model_finalize(m, TS(4));
-	j = job_named(m, "build[400]");
+	j = tm_job_named(m, "build[400]");
 	assert_int_equal(j->nprocs, 3);
 	assert_null(j->cgroup);
 	assert_int_equal(j->max_concurrency, 6);
-	assert_int_equal(job_named(m, "other[500]")->max_concurrency, 50);
+	assert_int_equal(tm_job_named(m, "other[500]")->max_concurrency, 50);
 	model_series_conc(m, j, 1, v, 4);
 	assert_near(v[0], 3);
 	assert_near(v[1], 6);
@@ -566,11 +555,11 @@ static void test_conc_lineage_shared_cgroup(void **state)
 	sched(m, TS(1),
 	      SCHED(CG(80, 9), CG(1, 20), TGID(600, 1), TGID(601, 1), TGID(700, 1), TGID(800, 2)));
 	model_finalize(m, TS(2));
-	assert_string_equal(job_named(m, "make[600]")->cgroup, session);
-	assert_int_equal(job_named(m, "make[600]")->max_concurrency, 2);
-	assert_int_equal(job_named(m, "vim[700]")->max_concurrency, 1);
-	assert_int_equal(job_named(m, "rootd[800]")->max_concurrency, 2);
-	model_series_conc(m, job_named(m, "make[600]"), 1, v, 2);
+	assert_string_equal(tm_job_named(m, "make[600]")->cgroup, session);
+	assert_int_equal(tm_job_named(m, "make[600]")->max_concurrency, 2);
+	assert_int_equal(tm_job_named(m, "vim[700]")->max_concurrency, 1);
+	assert_int_equal(tm_job_named(m, "rootd[800]")->max_concurrency, 2);
+	model_series_conc(m, tm_job_named(m, "make[600]"), 1, v, 2);
 	assert_near(v[0], 2);
 }
 
@@ -589,9 +578,9 @@ static void test_conc_no_sched(void **state)
 	samples(m, TS(1), ENTS(SMP(400, 0, 0, 5), SMP(402, 0, 0, 5), SMP(100, 0, 0, 1)));
 	model_finalize(m, TS(2));
 	assert_false(m->cpu->sched);
-	assert_int_equal(job_named(m, "build[400]")->max_concurrency, 2);
-	assert_int_equal(job_named(m, "noisy")->max_concurrency, 1);
-	model_series_conc(m, job_named(m, "build[400]"), 1, v, 2);
+	assert_int_equal(tm_job_named(m, "build[400]")->max_concurrency, 2);
+	assert_int_equal(tm_job_named(m, "noisy")->max_concurrency, 1);
+	model_series_conc(m, tm_job_named(m, "build[400]"), 1, v, 2);
 	assert_near(v[0], 0);
 	assert_near(v[1], 0);
 }
@@ -627,14 +616,14 @@ static void test_run_delay(void **state)
 	assert_int_equal(cp->delay_ns, 250000000);
 	assert_int_equal(cp->max_delay_ns, 60000000);
 	assert_int_equal(cp->max_runnable, 2);
-	j = job_named(m, "svc[10]");
+	j = tm_job_named(m, "svc[10]");
 	assert_near(j->run_delay_s, 0.55);
-	assert_near(job_named(m, "noisy[20]")->run_delay_s, 0.9);
+	assert_near(tm_job_named(m, "noisy[20]")->run_delay_s, 0.9);
 	assert_near(j->cpu_s, 0);
 	/* later and smaller (the agent forgot it and started over): still the last */
 	sched(m, TS(4), SCHED(DELAY(10, 1, 20000000, 2, 20000000)));
 	model_finalize(m, TS(5));
-	assert_near(job_named(m, "svc[10]")->run_delay_s, 0.27);
+	assert_near(tm_job_named(m, "svc[10]")->run_delay_s, 0.27);
 }
 
 /* 6. Cut, duplicate and undefined stacks; records whose n says more than they hold. */
@@ -797,9 +786,9 @@ static void test_samples_clamped(void **state)
 	free(q);
 	free(r);
 	model_finalize(m, TS(4));
-	assert_int_equal(job_named(m, "app[10]")->max_concurrency, 2);
+	assert_int_equal(tm_job_named(m, "app[10]")->max_concurrency, 2);
 	/* other[11]'s entries were past the record's end */
-	assert_int_equal(job_named(m, "other[11]")->max_concurrency, 0);
+	assert_int_equal(tm_job_named(m, "other[11]")->max_concurrency, 0);
 }
 
 /*
@@ -889,7 +878,7 @@ static void test_series_cpu(void **state)
 	samples(m, TS(4), ENTS(SMP(11, 0, 0, 10)));
 	samples(m, TS(4.5), ENTS(SMP(11, 0, 0, 1)));
 	model_finalize(m, TS(5));
-	j = job_named(m, "app[10]");
+	j = tm_job_named(m, "app[10]");
 	assert_near(j->cpu_s, 0.41);
 	model_series_cpu(m, j, 1, v, 5);
 	assert_near(v[0], 0.10);
@@ -902,7 +891,7 @@ static void test_series_cpu(void **state)
 	assert_near(v[0], 0.30);
 	assert_near(v[1], 0.10);
 	assert_near(v[2], 0.01);
-	model_series_cpu(m, job_named(m, "other[20]"), 1, v, 3);
+	model_series_cpu(m, tm_job_named(m, "other[20]"), 1, v, 3);
 	assert_near(v[0], 0);
 	assert_near(v[1], 0.5);
 	assert_near(v[2], 0);

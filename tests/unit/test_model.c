@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "model.h"
+#include "testmodel.h"
 
 #define T0 5000000000ULL
 /* ms after the start of the recording, in CLOCK_MONOTONIC ns */
@@ -117,17 +118,6 @@ static void exit_(struct model *m, uint64_t ts, uint32_t pid, uint32_t status)
 	model_exit(m, ts, pid, p ? p->start_ns : 0, status, p ? p->comm : "?");
 }
 
-static struct job *job_named(struct model *m, const char *name)
-{
-	struct job *j;
-
-	for (j = m->jobs; j; j = j->next)
-		if (!strcmp(j->name, name))
-			return j;
-	fail_msg("no job named '%s'", name);
-	return NULL;
-}
-
 static bool job_has(const struct job *j, const struct proc *p)
 {
 	size_t i;
@@ -214,7 +204,7 @@ static void test_lineage_cron_tree(void **state)
 	expect_lineage(m, 401, fwupd, 5);
 
 	/* cron.service holds the launcher: run-parts (child of cron) is the job */
-	j = job_named(m, "run-parts[200]");
+	j = tm_job_named(m, "run-parts[200]");
 	expect_pids(m, j, (const uint32_t[]){ 200, 300, 400, 401 }, 4);
 	assert_ptr_equal(j->root, model_find(m, 200));
 	assert_int_equal(j->execs, 4);
@@ -307,7 +297,7 @@ static void test_cgroup_job_and_concurrency(void **state)
 	model_finalize(m, T(1000));
 	assert_int_equal(m->t_end, T(1000));
 
-	a = job_named(m, "st-cron-1");
+	a = tm_job_named(m, "st-cron-1");
 	assert_non_null(a->cgroup);
 	assert_string_equal(a->cgroup, "/st-cron-1");
 	expect_pids(m, a, (const uint32_t[]){ 200, 201, 202, 203, 204, 205, 206, 207 }, 8);
@@ -317,7 +307,7 @@ static void test_cgroup_job_and_concurrency(void **state)
 	assert_int_equal(a->max_concurrency, 5);
 	assert_false(a->kernel);
 
-	b = job_named(m, "st-cron-2");
+	b = tm_job_named(m, "st-cron-2");
 	assert_string_equal(b->cgroup, "/st-cron-2");
 	expect_pids(m, b, (const uint32_t[]){ 300, 301, 302 }, 3);
 	assert_int_equal(b->execs, 3);
@@ -362,11 +352,11 @@ static void test_lineage_jobs_under_launcher(void **state)
 	exit_(m, T(311), 703, 0);
 
 	model_finalize(m, T(1000));
-	mk = job_named(m, "make[600]");
-	xa = job_named(m, "xargs[701]");
-	sl = job_named(m, "sleep[700]");
-	sub = job_named(m, "bash[703]");
-	gr = job_named(m, "grep[704]");
+	mk = tm_job_named(m, "make[600]");
+	xa = tm_job_named(m, "xargs[701]");
+	sl = tm_job_named(m, "sleep[700]");
+	sub = tm_job_named(m, "bash[703]");
+	gr = tm_job_named(m, "grep[704]");
 
 	expect_pids(m, mk, (const uint32_t[]){ 600, 601, 602 }, 3);
 	assert_ptr_equal(mk->root, model_find(m, 600));
@@ -435,7 +425,7 @@ static void test_kernel_threads(void **state)
 	spawn(m, T(40), 1000, 40, "/usr/sbin/logrotate", "/system.slice/nginx.service", ROOT);
 
 	model_finalize(m, T(100));
-	j = job_named(m, "[kworker]");
+	j = tm_job_named(m, "[kworker]");
 	assert_true(j->kernel);
 	assert_null(j->cgroup);
 	expect_pids(m, j, (const uint32_t[]){ 30, 32, 900 }, 3);
@@ -792,12 +782,12 @@ static void test_deepest_and_timeline(void **state)
 	spawn(m, T(140100), 200, 100, "/usr/bin/other", "/system.slice/cron.service", ROOT);
 	model_finalize(m, T(150000));
 
-	j = job_named(m, "run-parts[200]");
+	j = tm_job_named(m, "run-parts[200]");
 	assert_int_equal(j->execs, 6);
 	d = job_deepest(j);
 	assert_non_null(d);
 	assert_int_equal(d->pid, 402);
-	assert_ptr_equal(job_deepest(job_named(m, "other[200]")), model_find(m, 200));
+	assert_ptr_equal(job_deepest(tm_job_named(m, "other[200]")), model_find(m, 200));
 
 	/* 150 s: 1 s buckets would be 150 columns; 4 s gives 38 */
 	assert_true(model_interval_s(m) == 4.0);
@@ -810,7 +800,7 @@ static void test_deepest_and_timeline(void **state)
 	for (i = 1; i < nb; i++)
 		if (i != 32 && v[i] != 0)
 			fail_msg("bucket %zu has %g execs", i, v[i]);
-	model_series_execs(m, job_named(m, "other[200]"), 4.0, v, nb);
+	model_series_execs(m, tm_job_named(m, "other[200]"), 4.0, v, nb);
 	assert_true(v[35] == 1.0);
 
 	/* short recordings get 1 s buckets */
@@ -892,7 +882,7 @@ static void test_lineage_root_idle_seeded(void **state)
 		exit_(m, T(20), 601, 0);
 		model_finalize(m, T(100));
 
-		j = job_named(m, "make[600]");
+		j = tm_job_named(m, "make[600]");
 		expect_pids(m, j, (const uint32_t[]){ 601, 602 }, 2);
 		assert_int_equal(j->execs, 2);
 		assert_int_equal(j->max_concurrency, 1);
@@ -935,7 +925,7 @@ static void test_bug_seeded_exec_keeps_start(void **state)
 	exit_(m, T(600), 200, 0);
 	model_finalize(m, T(1000));
 
-	j = job_named(m, "st-x");
+	j = tm_job_named(m, "st-x");
 	expect_pids(m, j, (const uint32_t[]){ 200, 201 }, 2);
 	assert_ptr_equal(j->root, sh);
 	assert_int_equal(j->max_concurrency, 2);

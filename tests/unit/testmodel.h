@@ -183,6 +183,18 @@ static inline void tm_cpu(struct model *m, uint64_t ts, uint64_t samples, uint64
 
 /* ---- doubles ---- */
 
+/* The job of that name after model_finalize(); fails the test when absent. */
+static inline struct job *tm_job_named(struct model *m, const char *name)
+{
+	struct job *j;
+
+	for (j = m->jobs; j; j = j->next)
+		if (!strcmp(j->name, name))
+			return j;
+	fail_msg("no job named '%s'", name);
+	return NULL;
+}
+
 static inline bool tm_near(double a, double b, double eps)
 {
 	return a - b < eps && b - a < eps;
