@@ -9,7 +9,6 @@
  * the sampler for TLS's CPU by phase and nothing else.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include "cpu.skel.h"
 #include "cpumodel.h"
 #include "log.h"
+#include "procfs.h"
 #include "sampler.h"
 #include "spine.h"
 #include "symbolize.h"
@@ -29,6 +29,7 @@
 
 #define CPU_SAMPLES_MAP_MAX 32768
 #define CPU_STACKS_MAP_MAX 16384
+#define FORGET_EVERY 10 /* ticks between sweeps for processes that are gone */
 #define CONTENTS_MAX 65536 /* named stacks remembered; past it, named again when seen */
 
 struct prev {
@@ -463,9 +464,18 @@ static void flush_sched(struct spine *sp, struct cpu_sched_rec *r, uint64_t now)
 	r->n = 0;
 }
 
-/* One conc entry into e; false when there is nothing to say. */
+static bool gone(uint32_t pid)
+{
+	return !procfs_exists("/proc", pid);
+}
+
+/*
+ * One conc entry into e; false when there is nothing to say. *forget is
+ * set for a process that is gone (it gets no more counts): deleted by the
+ * caller after its walk, since deleting the key being walked restarts it.
+ */
 static bool sched_entry(struct spine *sp, struct cpu_priv *p, const struct cpu_conc_key *k,
-			struct cpu_sched_ent *e)
+			struct cpu_sched_ent *e, bool *forget)
 {
 	struct cpu_conc c;
 	struct cpu_delay dl = { 0 };
@@ -493,12 +503,7 @@ static bool sched_entry(struct spine *sp, struct cpu_priv *p, const struct cpu_c
 	last = (uintptr_t)hmap_get(&p->delays, tgid);
 	if (dl.count + 1 != last)
 		hmap_put(&p->delays, tgid, (void *)(uintptr_t)(dl.count + 1));
-	/* A process that is gone gets no more counts: forget it. */
-	if (c.cur <= 0 && !mx && kill(tgid, 0) && errno == ESRCH) {
-		bpf_map__delete_elem(p->skel->maps.conc, k, sizeof(*k), 0);
-		bpf_map__delete_elem(p->skel->maps.delay, &tgid, sizeof(tgid), 0);
-		hmap_del(&p->delays, tgid);
-	}
+	*forget = c.cur <= 0 && !mx && !(p->ticks % FORGET_EVERY) && gone(tgid);
 	return e->max_runnable > 0 || dl.count + 1 != last;
 }
 
@@ -507,6 +512,9 @@ static void tick_sched(struct spine *sp, struct cpu_priv *p, uint64_t now)
 	struct bpf_map *m = p->skel->maps.conc;
 	struct cpu_conc_key k, next, *prevk = NULL;
 	struct cpu_sched_rec *r;
+	uint32_t *old = NULL, *grown, tgid;
+	size_t nold = 0, cap = 0, i;
+	bool forget;
 
 	r = malloc(sizeof(*r) + CPU_SCHED_MAX * sizeof(r->e[0]));
 	if (!r)
@@ -515,16 +523,32 @@ static void tick_sched(struct spine *sp, struct cpu_priv *p, uint64_t now)
 	while (!bpf_map__get_next_key(m, prevk, &next, sizeof(next))) {
 		k = next;
 		prevk = &k;
-		if (!sched_entry(sp, p, &k, &r->e[r->n]))
-			continue;
-		if (++r->n == CPU_SCHED_MAX)
+		forget = false;
+		if (sched_entry(sp, p, &k, &r->e[r->n], &forget) && ++r->n == CPU_SCHED_MAX)
 			flush_sched(sp, r, now);
+		if (!forget)
+			continue;
+		if (nold == cap) {
+			grown = realloc(old, (cap ? 2 * cap : 64) * sizeof(*old));
+			if (!grown)
+				continue; /* forgotten at a later sweep */
+			old = grown;
+			cap = cap ? 2 * cap : 64;
+		}
+		old[nold++] = k.id;
 	}
 	flush_sched(sp, r, now);
 	free(r);
-}
+	for (i = 0; i < nold; i++) {
+		struct cpu_conc_key key = { .id = old[i], .kind = CPU_CONC_TGID };
 
-#define FORGET_EVERY 10 /* ticks between sweeps */
+		tgid = old[i];
+		bpf_map__delete_elem(m, &key, sizeof(key), 0);
+		bpf_map__delete_elem(p->skel->maps.delay, &tgid, sizeof(tgid), 0);
+		hmap_del(&p->delays, tgid);
+	}
+	free(old);
+}
 
 /*
  * Maps of processes that are gone and were not sampled for two ticks (their
@@ -533,23 +557,23 @@ static void tick_sched(struct spine *sp, struct cpu_priv *p, uint64_t now)
  */
 static void forget_gone(struct cpu_priv *p)
 {
-	uint64_t pid, *gone;
+	uint64_t pid, *old;
 	size_t i = 0, n = 0, k;
 	void *v;
 
 	if (p->ticks % FORGET_EVERY || !p->sampled.len)
 		return;
-	gone = malloc(p->sampled.len * sizeof(*gone));
-	if (!gone)
+	old = malloc(p->sampled.len * sizeof(*old));
+	if (!old)
 		return;
 	while (hmap_next(&p->sampled, &i, &pid, &v))
-		if ((uintptr_t)v + 1 <= p->ticks && kill(pid, 0) && errno == ESRCH)
-			gone[n++] = pid;
+		if ((uintptr_t)v + 1 <= p->ticks && gone(pid))
+			old[n++] = pid;
 	for (k = 0; k < n; k++) {
-		sym_forget(p->sym, gone[k]);
-		hmap_del(&p->sampled, gone[k]);
+		sym_forget(p->sym, old[k]);
+		hmap_del(&p->sampled, old[k]);
 	}
-	free(gone);
+	free(old);
 }
 
 static void cpu_tick(struct spine *sp, void *priv, uint64_t now)
