@@ -159,24 +159,31 @@ static void oom_line(struct stream *s, const struct mev *ev)
 
 #define MEM_TABLE_ROWS 10
 
-void stream_mem_tick(void *ctx, uint64_t now)
+bool stream_table_due(struct stream *s, uint64_t now, double *elapsed)
 {
-	struct stream *s = ctx;
-	struct job *j;
-	int rows = 0;
-
 	uint64_t period = (uint64_t)(s->interval_s * 1e9);
-	double elapsed;
 
 	if (!s->next_table)
 		s->next_table = s->last_table = s->m->t0;
 	/* Half a tick of slack: ticks come each second, give or take. */
 	if (now + 500000000ULL < s->next_table + period)
-		return;
+		return false;
 	s->next_table += period;
-	elapsed = (double)(now - s->last_table) / 1e9;
+	*elapsed = (double)(now - s->last_table) / 1e9;
 	s->last_table = now;
 	model_finalize(s->m, now);
+	return true;
+}
+
+void stream_mem_tick(void *ctx, uint64_t now)
+{
+	struct stream *s = ctx;
+	struct job *j;
+	int rows = 0;
+	double elapsed;
+
+	if (!stream_table_due(s, now, &elapsed))
+		return;
 	if (!s->json)
 		fprintf(s->out, "\n%-9.3f %-30s %10s %10s %10s %10s %3s\n", model_time_s(s->m, now),
 			"JOB", "RSS", "PEAK", "GROWTH", "FAULTS/s", "OOM");

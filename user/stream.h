@@ -27,6 +27,11 @@ struct stream {
 void stream_event(void *ctx, const struct mev *ev);
 /* A spine tick callback: the periodic per-job memory table. */
 void stream_mem_tick(void *ctx, uint64_t now);
+/*
+ * Whether a periodic table is due at now (every interval_s): if so, the
+ * model is finalized and *elapsed is the time since the last table.
+ */
+bool stream_table_due(struct stream *s, uint64_t now, double *elapsed);
 /* A spine tick callback: the periodic per-job CPU table (user/stream_cpu.c). */
 void stream_cpu_tick(void *ctx, uint64_t now);
 void stream_free(struct stream *s);

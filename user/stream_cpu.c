@@ -28,19 +28,12 @@ static void row_json(struct stream *s, const struct job *j, uint64_t now, double
 void stream_cpu_tick(void *ctx, uint64_t now)
 {
 	struct stream *s = ctx;
-	uint64_t period = (uint64_t)(s->interval_s * 1e9);
 	const struct job *j;
 	double elapsed;
 	int rows = 0;
 
-	if (!s->next_table)
-		s->next_table = s->last_table = s->m->t0;
-	if (now + 500000000ULL < s->next_table + period)
-		return; /* half a tick of slack: ticks come each second, give or take */
-	s->next_table += period;
-	elapsed = (double)(now - s->last_table) / 1e9;
-	s->last_table = now;
-	model_finalize(s->m, now);
+	if (!stream_table_due(s, now, &elapsed))
+		return;
 	if (!s->json)
 		fprintf(s->out, "\n%-9.3f %-30s %6s %9s %9s %12s\n", model_time_s(s->m, now), "JOB",
 			"CPU%", "CPU-S", "RUNNABLE", "RUN-DELAY-S");
