@@ -53,10 +53,16 @@ DEPS := make gcc clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev \
 	libcmocka-dev clang-format clang-tidy cppcheck python3 python3-pytest \
 	libclang-rt-14-dev procps util-linux libssl-dev nginx openssl iproute2 nftables \
 	golang-go libc6-dbg chromium chromium-driver tmux prometheus
+# Benchmark peers (bench/), sanitizer/fuzz tools, and the VM test harness.
+BENCH_DEPS := bpftrace libbpf-tools
+FUZZ_DEPS := valgrind
+VMTEST_DEPS := qemu-system-x86 busybox-static cpio xz-utils
+DEPS += $(BENCH_DEPS) $(FUZZ_DEPS) $(VMTEST_DEPS)
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all deps test unit integration check format-check lint vmlinux install clean demo
+.PHONY: all deps test unit integration check format-check lint vmlinux install clean demo \
+	bench robustness fuzz vmtest
 
 all: $(BUILD)/spiketrace $(TOOL_BINS)
 
@@ -154,6 +160,27 @@ install: all
 demo: deps
 	$(MAKE) all
 	tools/demo.sh
+
+# What spiketrace costs the traced box (docs/performance.md). QUICK=1 is the
+# CI smoke run: it checks the harness produces numbers, never a threshold.
+bench: deps
+	$(MAKE) all
+	$(PYTHON) bench/run.py $(if $(QUICK),--quick) --json $(BUILD)/bench.json
+
+# The hardening matrix (docs/reliability.md).
+robustness: all
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests/robustness
+
+# libFuzzer targets over every parser of outside input; FUZZ_SECS per target.
+FUZZ_SECS ?= 60
+fuzz:
+	tests/fuzz/run.sh $(FUZZ_SECS)
+
+# Boots Debian's kernels under QEMU and runs the suite inside (docs/kernels.md).
+KERNELS ?=
+vmtest: deps
+	$(MAKE) all
+	tools/vmtest $(KERNELS)
 
 clean:
 	rm -rf build build-san demo
