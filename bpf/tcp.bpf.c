@@ -21,6 +21,7 @@
 
 #include "tcp.h"
 #include "maps.bpf.h"
+#include "tcp_socks.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -36,24 +37,6 @@ const volatile __u16 targ_port = 0; /* either side */
 const volatile __u64 sk_salt = 0;
 const volatile __u16 targ_lport = 0;
 const volatile __u16 targ_rport = 0;
-
-/* Per socket, from its first transition we see until it closes. */
-struct sk_info {
-	__u64 created_ns; /* 0: created before we looked */
-	__u64 last_ns; /* entered its current state; 0: unknown */
-	struct tcp_owner o;
-	__u8 flags; /* TCP_F_OWNER, TCP_F_PASSIVE, TCP_F_ROLE_KNOWN */
-	__u8 closed; /* reached CLOSE: kept for the reset that may follow */
-	__u16 lport; /* the kernel clears it when the socket unhashes at CLOSE */
-	__u8 pad[4];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
-	__type(value, struct sk_info);
-} socks SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -103,18 +86,6 @@ static __always_inline void owner_current(struct tcp_owner *o)
 	o->seeded = 0;
 	o->cgroup_id = bpf_get_current_cgroup_id();
 	bpf_get_current_comm(o->comm, sizeof(o->comm));
-}
-
-static __always_inline bool owner_wanted(const struct tcp_owner *o)
-{
-	__u32 tgid = o->tgid;
-
-	if (!o->seeded)
-		return o->wanted;
-	/* Seeded before the -p set was complete: ask it now. -c needs the task. */
-	if (tgid == self_tgid || targ_cgid || targ_memcg)
-		return false;
-	return !targ_tgid || bpf_map_lookup_elem(&followed, &tgid);
 }
 
 static __always_inline __u32 sk_netns(const struct sock *sk)
@@ -258,7 +229,7 @@ static __always_inline int on_state(const struct sock *sk, int old, int new)
 
 	if (old <= 0 || old >= TCP_ST_NR || new <= 0 || new >= TCP_ST_NR)
 		return 0;
-	si = bpf_map_lookup_elem(&socks, &key);
+	si = bpf_map_lookup_elem(&tcp_socks, &key);
 	/*
 	 * After CLOSE a socket only starts over (connects or listens again), and
 	 * a new socket at a freed address must not inherit a stale entry.
@@ -311,7 +282,7 @@ static __always_inline int on_state(const struct sock *sk, int old, int new)
 	si->closed = new == TCP_ST_CLOSE;
 	/* Deleted when the socket is destroyed (or evicted, the map is an LRU). */
 	if (si == &fresh)
-		bpf_map_update_elem(&socks, &key, &fresh, BPF_ANY);
+		bpf_map_update_elem(&tcp_socks, &key, &fresh, BPF_ANY);
 	return 0;
 }
 
@@ -392,7 +363,7 @@ static __always_inline int on_reset(const struct sock *sk, const struct sk_buff 
 				    __u32 reason)
 {
 	__u64 key = (__u64)sk, now = bpf_ktime_get_ns();
-	struct sk_info *si = sk ? bpf_map_lookup_elem(&socks, &key) : NULL;
+	struct sk_info *si = sk ? bpf_map_lookup_elem(&tcp_socks, &key) : NULL;
 	struct tcp_rec *r;
 	bool wanted;
 
@@ -478,7 +449,7 @@ int rst_tx_tp(struct skb_ctx *ctx)
 static __always_inline int on_retrans(const struct sock *sk)
 {
 	__u64 key = (__u64)sk;
-	struct sk_info *si = bpf_map_lookup_elem(&socks, &key);
+	struct sk_info *si = bpf_map_lookup_elem(&tcp_socks, &key);
 
 	if (si && (si->flags & TCP_F_OWNER) ? owner_wanted(&si->o) : !any_filter())
 		count(TCP_CNT_RETRANS);
@@ -503,7 +474,7 @@ int BPF_PROG(destroy_btf, struct sock *sk)
 {
 	__u64 key = (__u64)sk;
 
-	bpf_map_delete_elem(&socks, &key);
+	bpf_map_delete_elem(&tcp_socks, &key);
 	return 0;
 }
 
@@ -512,6 +483,6 @@ int destroy_tp(struct sk_ctx *ctx)
 {
 	__u64 key = (__u64)ctx->skaddr;
 
-	bpf_map_delete_elem(&socks, &key);
+	bpf_map_delete_elem(&tcp_socks, &key);
 	return 0;
 }

@@ -5,7 +5,7 @@
 #include "util.h"
 
 const struct concern *const concerns[] = {
-	&concern_proc, &concern_mem, &concern_tls, &concern_tcp, &concern_cpu,
+	&concern_proc, &concern_mem, &concern_tls, &concern_tcp, &concern_cpu, &concern_net,
 };
 const size_t nconcerns = ARRAY_SIZE(concerns);
 

@@ -45,6 +45,7 @@ extern const struct concern concern_mem;
 extern const struct concern concern_tls;
 extern const struct concern concern_tcp;
 extern const struct concern concern_cpu;
+extern const struct concern concern_net;
 
 /* The table, in attach order. */
 extern const struct concern *const concerns[];

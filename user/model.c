@@ -7,6 +7,7 @@
 #include "cause.h"
 #include "cpumodel.h"
 #include "model.h"
+#include "netmodel.h"
 #include "tcpmodel.h"
 #include "tlsmodel.h"
 
@@ -63,6 +64,7 @@ void model_free(struct model *m)
 	tls_model_free(m->tls);
 	tcp_model_free(m->tcp);
 	cpu_model_free(m->cpu);
+	net_model_free(m->net);
 	free(m);
 }
 
@@ -389,7 +391,7 @@ int proc_exit_code(const struct proc *p)
 bool proc_active(const struct proc *p)
 {
 	return !p->seeded || p->execs || p->exited || p->mem.faults || p->oom_killed || p->tls_hs ||
-	       p->tcp_ev || p->cpu_seen;
+	       p->tcp_ev || p->cpu_seen || p->net_rx || p->net_tx;
 }
 
 static void add_sample(struct model *m, struct proc *p, uint64_t ts)
@@ -766,7 +768,7 @@ struct metric {
 /* docs/causes.md lists these; a concern adds its metrics here. */
 const double rank_weights[RM_NR] = {
 	[RM_EXECS] = 1.0, [RM_CONC] = 0.5,    [RM_GROWTH] = 2.0, [RM_PEAK] = 1.0, [RM_FAULTS] = 1.0,
-	[RM_OOM] = 3.0,	  [RM_TLS_CPU] = 1.0, [RM_RESETS] = 1.0, [RM_CPU] = 2.0,
+	[RM_OOM] = 3.0,	  [RM_TLS_CPU] = 1.0, [RM_RESETS] = 1.0, [RM_CPU] = 2.0,  [RM_NET] = 1.0,
 };
 
 static double m_execs(const struct job *j)
@@ -814,10 +816,16 @@ static double m_cpu(const struct job *j)
 	return j->cpu_s;
 }
 
+static double m_net(const struct job *j)
+{
+	return (double)(j->net_rx + j->net_tx);
+}
+
 static const struct metric metrics[] = {
 	{ RM_EXECS, m_execs }, { RM_CONC, m_conc },	{ RM_GROWTH, m_growth },
 	{ RM_PEAK, m_peak },   { RM_FAULTS, m_faults }, { RM_OOM, m_oom },
 	{ RM_TLS_CPU, m_tls }, { RM_RESETS, m_resets }, { RM_CPU, m_cpu },
+	{ RM_NET, m_net },
 };
 
 double job_rank_value(const struct job *j, enum rank_metric k)
@@ -921,12 +929,14 @@ void model_finalize(struct model *m, uint64_t t_end)
 		job_tls(m, j);
 		job_tcp(m, j);
 		cpu_job(m, j);
+		net_job(m, j);
 		if (!j->root || j->cgroup)
 			j->root = job_root(j);
 		v[n++] = j;
 	}
 	score_jobs(v, n);
 	qsort(v, n, sizeof(*v), job_cmp);
+	net_model_sort(m->net);
 	/* Relink ranked active jobs first, idle ones after (still owned). */
 	for (j = m->jobs; j; j = j->next)
 		if (!j->nprocs)

@@ -22,6 +22,7 @@ struct tcp_conn;
 struct tcp_model;
 struct tcp_counts;
 struct cpu_model;
+struct net_model;
 
 /* A per-second sample of a process's cumulative counters, for timelines. */
 struct sample {
@@ -64,6 +65,7 @@ struct proc {
 	uint64_t tls_hs; /* TLS handshakes it completed or failed */
 	uint64_t tcp_ev; /* TCP transitions and resets of its sockets */
 	bool cpu_seen; /* the CPU sampler caught it running */
+	uint64_t net_rx, net_tx; /* bytes received and sent while recording (net) */
 	struct sample *samples;
 	size_t nsamples, samples_cap;
 	struct proc *parent; /* the entry of the parent at fork time */
@@ -93,6 +95,7 @@ struct job {
 	uint64_t tcp_resets; /* resets its processes' connections received or sent */
 	double cpu_s; /* sampled CPU of its processes */
 	double run_delay_s; /* its threads' time runnable but waiting for a CPU */
+	uint64_t net_rx, net_tx; /* bytes its processes received and sent (net) */
 	double score;
 	struct job *next;
 };
@@ -183,6 +186,7 @@ struct model {
 	struct tls_model *tls; /* NULL until the first TLS record */
 	struct tcp_model *tcp; /* NULL until the first TCP record */
 	struct cpu_model *cpu; /* NULL until the first CPU record */
+	struct net_model *net; /* NULL until the first net record */
 	size_t reset_marks; /* MARK_RESET marks made (bounded) */
 
 	model_cb cb;
@@ -264,6 +268,7 @@ enum rank_metric {
 	RM_TLS_CPU,
 	RM_RESETS,
 	RM_CPU,
+	RM_NET, /* net_rx + net_tx */
 	RM_NR,
 };
 extern const double rank_weights[RM_NR];

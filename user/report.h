@@ -38,6 +38,11 @@ void report_json_tcp_conn(struct json_w *w, struct model *m, const struct tcp_co
 /* Key k: ns as milliseconds, or null when not known. */
 void report_json_kms(struct json_w *w, const char *k, bool known, uint64_t ns);
 
+/* The "net" object, and the top talkers of the "tcp" object and TCP section (report_net.c). */
+void report_json_net(struct json_w *w, struct model *m);
+void report_json_net_talkers(struct json_w *w, struct model *m);
+void report_text_net_talkers(struct model *m, FILE *out);
+
 /* The "cpu" object and the CPU section (user/report_cpu.c, docs/cpu.md). */
 void report_json_cpu(struct json_w *w, struct model *m);
 void report_text_cpu(struct model *m, FILE *out);

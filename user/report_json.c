@@ -5,6 +5,7 @@
 #include "concern.h"
 #include "cpumodel.h"
 #include "json.h"
+#include "netmodel.h"
 #include "report.h"
 #include "windows.h"
 
@@ -86,6 +87,10 @@ static void cause(struct json_w *w, struct model *m, const struct job *j)
 		json_kuint(w, "tcp_connections", j->tcp_connections);
 		json_kuint(w, "tcp_resets", j->tcp_resets);
 	}
+	if (m->concerns & concern_net.bit) {
+		json_kuint(w, "net_rx_bytes", j->net_rx);
+		json_kuint(w, "net_tx_bytes", j->net_tx);
+	}
 	json_kdouble(w, "score", j->score);
 	report_json_lineage(w, m, j);
 	json_obj_end(w);
@@ -122,6 +127,10 @@ static void process(struct json_w *w, struct model *m, struct proc *p)
 		json_kuint(w, "shmem_rss_bytes", p->mem.rss_shmem);
 		json_kdouble(w, "reclaim_s", (double)p->mem.reclaim_ns / 1e9);
 		json_kbool(w, "oom_killed", p->oom_killed);
+	}
+	if (m->concerns & concern_net.bit) {
+		json_kuint(w, "net_rx_bytes", p->net_rx);
+		json_kuint(w, "net_tx_bytes", p->net_tx);
 	}
 	json_obj_end(w);
 }
@@ -189,6 +198,11 @@ static void series(struct json_w *w, const struct model *m)
 			one_series(w, j, "cpu_s", v, nb);
 			model_series_conc(m, j, iv, v, nb);
 			one_series(w, j, "runnable", v, nb);
+		}
+		if (m->concerns & concern_net.bit) {
+			model_series_net(m, j, iv, v, rss, nb);
+			one_series(w, j, "net_rx_bytes", v, nb);
+			one_series(w, j, "net_tx_bytes", rss, nb);
 		}
 		if (!(m->concerns & concern_by_name("mem")->bit))
 			continue;
@@ -296,6 +310,8 @@ void report_json(struct model *m, FILE *out)
 		report_json_tcp(w, m);
 	if (m->concerns & concern_cpu.bit)
 		report_json_cpu(w, m);
+	if (m->concerns & concern_net.bit)
+		report_json_net(w, m);
 	json_key(w, "timeline");
 	json_obj_begin(w);
 	json_kdouble(w, "interval_s", model_interval_s(m));

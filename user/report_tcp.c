@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "concern.h"
 #include "json.h"
 #include "report.h"
 #include "tcpmodel.h"
@@ -231,6 +232,8 @@ void report_json_tcp(struct json_w *w, struct model *m)
 	json_transitions(w, t);
 	json_idle(w, t);
 	json_lists(w, m, t);
+	if (m->concerns & concern_net.bit)
+		report_json_net_talkers(w, m);
 	json_obj_end(w);
 }
 
@@ -330,4 +333,5 @@ void report_text_tcp(struct model *m, FILE *out)
 		text_resets(out, m, t);
 	if (t->rlist)
 		text_remotes(out, t);
+	report_text_net_talkers(m, out);
 }

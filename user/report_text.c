@@ -300,29 +300,34 @@ static void causes(struct tx *t)
 	struct model *m = t->m;
 	bool mem = m->concerns & concern_by_name("mem")->bit;
 	bool cpu = m->concerns & concern_cpu.bit;
+	bool net = m->concerns & concern_net.bit;
 	const struct job *j;
-	char a[16], b[16];
+	char a[16], b[16], c[16];
 	int rank = 0;
 
 	fprintf(t->out, "\nTOP CAUSES (ranked by score, docs/causes.md)\n");
-	fprintf(t->out, " %-3s %-30s %5s %5s %4s", "#", "CAUSE", "PROCS", "EXECS", "CONC");
+	fprintf(t->out, " %-3s %-28s %5s %5s %4s", "#", "CAUSE", "PROCS", "EXECS", "CONC");
 	if (cpu)
 		fprintf(t->out, " %7s", "CPU-S");
 	if (mem)
-		fprintf(t->out, " %8s %8s %9s %3s", "RSS-PEAK", "GROWTH", "FAULTS", "OOM");
+		fprintf(t->out, " %8s %8s %6s %3s", "RSS-PEAK", "GROWTH", "FAULTS", "OOM");
+	if (net)
+		fprintf(t->out, " %6s %6s", "NET-RX", "NET-TX");
 	fputc('\n', t->out);
 	for (j = m->jobs; j && j->nprocs && rank < TOP_CAUSES; j = j->next) {
 		bool bold = j == t->top;
 
-		fprintf(t->out, " %-3d %s%-30.30s%s %5zu %5u %4u", ++rank, sgr(t, bold, SGR_BOLD),
+		fprintf(t->out, " %-3d %s%-28.28s%s %5zu %5u %4u", ++rank, sgr(t, bold, SGR_BOLD),
 			j->name, sgr(t, bold, SGR_OFF), j->nprocs, j->execs, j->max_concurrency);
 		if (cpu)
 			fprintf(t->out, " %7.2f", j->cpu_s);
 		if (mem)
-			fprintf(t->out, " %8s %8s %9llu %3u",
-				report_bytes(j->rss_peak, a, sizeof(a)),
+			fprintf(t->out, " %8s %8s %6s %3u", report_bytes(j->rss_peak, a, sizeof(a)),
 				report_bytes(j->rss_growth, b, sizeof(b)),
-				(unsigned long long)j->page_faults, j->oom_kills);
+				report_count((double)j->page_faults, c, sizeof(c)), j->oom_kills);
+		if (net)
+			fprintf(t->out, " %6s %6s", report_bytes(j->net_rx, a, sizeof(a)),
+				report_bytes(j->net_tx, b, sizeof(b)));
 		fputc('\n', t->out);
 		evidence_line(t, j);
 		if (j->cgroup)

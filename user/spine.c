@@ -313,7 +313,8 @@ static void share_map(struct spine *sp, struct bpf_object *obj, const char *name
  */
 static void share_maps(struct spine *sp, struct bpf_object *obj)
 {
-	static const char *const names[] = { "followed", "threads", "tls_pids", "tls_cpu" };
+	static const char *const names[] = { "followed", "threads", "tls_pids", "tls_cpu",
+					     "tcp_socks" };
 	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(names); i++)
@@ -512,6 +513,12 @@ static void spine_tick(struct spine *sp, uint64_t now)
 	struct rec_lost l;
 	size_t i;
 
+	/*
+	 * Records submitted before the maps are read go first: a process that
+	 * forked and moved bytes since the last poll is known when its counts come.
+	 */
+	if (sp->rb)
+		ring_buffer__consume(sp->rb);
 	for (i = 0; i < sp->ninst; i++)
 		if (sp->inst[i].c->tick)
 			sp->inst[i].c->tick(sp, sp->inst[i].priv, now);
