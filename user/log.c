@@ -7,6 +7,7 @@
 #include "log.h"
 
 int st_verbose;
+unsigned int st_errors;
 
 static void vlog(const char *level, const char *fmt, va_list ap)
 {
@@ -25,6 +26,7 @@ void log_err(const char *fmt, ...)
 {
 	va_list ap;
 
+	st_errors++;
 	va_start(ap, fmt);
 	vlog("", fmt, ap);
 	va_end(ap);

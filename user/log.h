@@ -9,6 +9,8 @@
 #include <stdarg.h>
 
 extern int st_verbose; /* -v: 1 shows info from libbpf, 2 its debug */
+/* log_err calls so far: a caller says why it failed only when nobody did. */
+extern unsigned int st_errors;
 
 void log_init(void); /* routes libbpf's log through us */
 void log_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 /* spiketrace: which cause made this box spike. Subcommands, perf-style. */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "json.h"
@@ -82,33 +84,94 @@ static const char features_usage[] =
 	"Usage: spiketrace features [--json]\n"
 	"Print what this kernel supports and which program variant each concern uses.\n";
 
-static int write_to(const char *path, FILE **out)
+/*
+ * report -o: written to a temporary file beside OUT (mode 0600, like the
+ * recording it comes from) and renamed over OUT only when complete, so a
+ * failed or interrupted report leaves no partial file. A symlink at OUT is
+ * refused; a device or FIFO (-o /dev/stdout) is written directly.
+ */
+struct out_file {
+	unsigned int errors; /* st_errors at open */
+	const char *path;
+	char tmp[4096];
+	FILE *f;
+};
+
+static int out_open(struct out_file *of, const char *path)
 {
+	const char *slash;
+	struct stat st;
+	int fd;
+
+	of->errors = st_errors;
+	of->path = path;
+	of->tmp[0] = '\0';
 	if (!path) {
-		*out = stdout;
+		of->f = stdout;
 		return 0;
 	}
-	*out = fopen(path, "w");
-	if (!*out) {
+	if (!lstat(path, &st) && S_ISLNK(st.st_mode)) {
+		log_err("refusing to write %s: it is a symlink", path);
+		return 1;
+	}
+	if (!lstat(path, &st) && !S_ISREG(st.st_mode)) {
+		if (S_ISDIR(st.st_mode)) {
+			log_err("cannot write %s: it is a directory", path);
+			return 1;
+		}
+		of->f = fopen(path, "we");
+		if (!of->f) {
+			log_err("cannot write %s: %s", path, strerror(errno));
+			return 1;
+		}
+		return 0;
+	}
+	slash = strrchr(path, '/');
+	if ((size_t)snprintf(of->tmp, sizeof(of->tmp), "%.*s.%s.XXXXXX",
+			     slash ? (int)(slash - path + 1) : 0, path,
+			     slash ? slash + 1 : path) >= sizeof(of->tmp)) {
+		log_err("cannot write %s: %s", path, strerror(ENAMETOOLONG));
+		return 1;
+	}
+	fd = mkostemp(of->tmp, O_CLOEXEC);
+	if (fd < 0 || !(of->f = fdopen(fd, "w"))) {
 		log_err("cannot write %s: %s", path, strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			unlink(of->tmp);
+		}
+		of->tmp[0] = '\0';
 		return 1;
 	}
 	return 0;
 }
 
-static int close_out(FILE *out, const char *path)
+/* Closes; renames into place only when ok (rc 0) and every write succeeded. */
+static int out_close(struct out_file *of, int rc)
 {
-	if (fflush(out) || ferror(out)) {
-		log_err("writing %s failed: %s", path ? path : "stdout", strerror(errno));
-		if (out != stdout)
-			fclose(out);
-		return 1;
+	const char *name = of->path ? of->path : "stdout";
+	int err = 0;
+
+	if (fflush(of->f) || ferror(of->f))
+		err = errno ? errno : EIO;
+	if (of->f != stdout && fclose(of->f) && !err)
+		err = errno;
+	/* A writer that failed without a word (a full disk seen by ferror). */
+	if (err && (!rc || st_errors == of->errors)) {
+		log_err("writing %s failed: %s", name, strerror(err));
+		rc = 1;
+	} else if (rc && st_errors == of->errors) {
+		log_err("writing %s failed", name);
 	}
-	if (out != stdout && fclose(out)) {
-		log_err("writing %s failed: %s", path, strerror(errno));
-		return 1;
+	if (of->tmp[0]) {
+		if (!rc && rename(of->tmp, of->path)) {
+			log_err("cannot write %s: %s", of->path, strerror(errno));
+			rc = 1;
+		}
+		if (rc)
+			unlink(of->tmp);
 	}
-	return 0;
+	return rc;
 }
 
 /* Runs the selected concerns live until -d or a signal; sp was preflighted. */
@@ -134,44 +197,95 @@ static int trace(struct spine *sp, struct options *o, struct model *m, struct re
 	return rc;
 }
 
+struct rec_open {
+	const char *path;
+	struct rec_header h;
+	struct model *m;
+};
+
+/* Called by the spine once the programs are attached (see rec_open_cb). */
+static struct rec_writer *open_recording(void *ctx, unsigned int running)
+{
+	struct rec_open *ro = ctx;
+	struct rec_writer *rec;
+
+	ro->h.concerns = running;
+	ro->m->concerns = running;
+	rec = rec_create(ro->path, &ro->h);
+	if (!rec) {
+		if (errno == ELOOP)
+			log_err("refusing to write %s: it is a symlink", ro->path);
+		else
+			log_err("cannot create %s: %s", ro->path, strerror(errno));
+	}
+	return rec;
+}
+
+/*
+ * Whether FILE can be created, asked before anything is attached so a bad
+ * -o fails in one line; rec_create() checks again (O_NOFOLLOW) when it opens.
+ */
+static int check_output(const char *path)
+{
+	char dir[4096];
+	const char *slash = strrchr(path, '/');
+	struct stat st;
+
+	if (!lstat(path, &st)) {
+		if (S_ISLNK(st.st_mode)) {
+			log_err("refusing to write %s: it is a symlink", path);
+			return 1;
+		}
+		if (S_ISDIR(st.st_mode)) {
+			log_err("cannot create %s: it is a directory", path);
+			return 1;
+		}
+	}
+	if (!slash)
+		snprintf(dir, sizeof(dir), ".");
+	else if ((size_t)snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path) >=
+		 sizeof(dir))
+		dir[0] = '\0';
+	if (!dir[0] && slash == path)
+		snprintf(dir, sizeof(dir), "/");
+	if (access(dir, W_OK | X_OK)) {
+		log_err("cannot create %s: %s", path, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
 static int cmd_record(struct options *o)
 {
-	const char *path = o->output ? o->output : "spiketrace.rec";
-	struct spine sp = { 0 };
-	struct rec_header h;
-	struct rec_writer *rec;
+	struct rec_open ro = { .path = o->output ? o->output : "spiketrace.rec" };
+	struct spine sp = { .rec_open_cb = open_recording, .rec_open_ctx = &ro };
 	struct model *m;
 	char what[300];
 	int rc;
 
 	if (o->flight)
 		return flight_main(o);
-	/* Checked before the file is touched: a failed start keeps an old recording. */
-	if (spine_preflight(o, &sp.feat))
+	/*
+	 * Checked before the file is touched, and the file is created only once
+	 * every program is attached: a failed start keeps an old recording and
+	 * leaves no header-only one behind.
+	 */
+	if (check_output(ro.path) || spine_preflight(o, &sp.feat))
 		return 1;
-	spine_rec_header(&h, o->concerns ? o->concerns : ~0u);
-	rec = rec_create(path, &h);
-	if (!rec) {
-		if (errno == ELOOP)
-			log_err("refusing to write %s: it is a symlink", path);
-		else
-			log_err("cannot create %s: %s", path, strerror(errno));
-		return 1;
-	}
-	m = model_new(h.start_mono_ns);
-	if (m)
-		m->concerns = h.concerns;
+	spine_rec_header(&ro.h, o->concerns ? o->concerns : ~0u);
+	m = model_new(ro.h.start_mono_ns);
 	if (!m) {
-		rec_close(rec, NULL);
 		log_err("out of memory");
 		return 1;
 	}
-	snprintf(what, sizeof(what), ", recording to %.200s", path);
-	rc = trace(&sp, o, m, rec, what);
+	m->concerns = ro.h.concerns;
+	ro.m = m;
+	snprintf(what, sizeof(what), ", recording to %.200s", ro.path);
+	rc = trace(&sp, o, m, NULL, what);
 	if (!rc)
 		fprintf(stderr,
 			"spiketrace: wrote %s (%zu processes seen); see: spiketrace report %s\n",
-			path, m->nprocs, path);
+			ro.path, m->nprocs, ro.path);
 	model_free(m);
 	return rc;
 }
@@ -180,8 +294,8 @@ static int cmd_report(struct options *o)
 {
 	const char *path = o->input ? o->input : "spiketrace.rec";
 	const char *fmt = o->format ? o->format : "text";
+	struct out_file of;
 	struct model *m;
-	FILE *out;
 	int rc;
 
 	if (strcmp(fmt, "text") && strcmp(fmt, "json") && strcmp(fmt, "folded") &&
@@ -197,22 +311,22 @@ static int cmd_report(struct options *o)
 	}
 	rc = spine_replay(path, m);
 	if (!rc)
-		rc = write_to(o->output, &out);
+		rc = out_open(&of, o->output);
 	if (!rc) {
+		errno = 0;
 		if (!strcmp(fmt, "json"))
-			report_json(m, out);
+			report_json(m, of.f);
 		else if (!strcmp(fmt, "folded"))
-			rc = report_folded(m, out);
+			rc = report_folded(m, of.f);
 		else if (!strcmp(fmt, "pprof"))
-			rc = report_pprof(m, out);
+			rc = report_pprof(m, of.f);
 		else if (!strcmp(fmt, "perfetto"))
-			rc = report_perfetto(m, out);
+			rc = report_perfetto(m, of.f);
 		else if (!strcmp(fmt, "html"))
-			rc = report_html(m, out);
+			rc = report_html(m, of.f);
 		else
-			report_text(m, out, path);
-		if (close_out(out, o->output))
-			rc = 1;
+			report_text(m, of.f, path);
+		rc = out_close(&of, rc);
 	}
 	model_free(m);
 	return rc;

@@ -472,6 +472,11 @@ int spine_start(struct spine *sp, const struct options *o, struct model *m, stru
 		if (start_one(sp, &sp->inst[sp->ninst++]))
 			return 1;
 	}
+	if (sp->rec_open_cb) {
+		sp->rec = sp->rec_open_cb(sp->rec_open_ctx, sp->asked);
+		if (!sp->rec)
+			return 1;
+	}
 	/* Attached first, then seeded: no process falls between the two. */
 	procfs_scan("/proc", seed_one, sp);
 	follow_descendants(sp);

@@ -68,6 +68,13 @@ struct spine {
 	void *poll_ctx;
 	spine_sink_cb sink_cb;
 	void *sink_ctx;
+	/*
+	 * record: called once every concern is attached, with the bits of the
+	 * concerns recorded; returns the recording to write (NULL: fail).
+	 * Opening it only then keeps a failed start from touching the file.
+	 */
+	struct rec_writer *(*rec_open_cb)(void *ctx, unsigned int running);
+	void *rec_open_ctx;
 };
 
 extern volatile sig_atomic_t st_exiting;
