@@ -174,15 +174,20 @@ static int group_feed(struct mx_group *g, const char *key, const char *name, con
 	return 0;
 }
 
+int mx_cause_all(struct metrics *mx, const char *key, const char *name, const double *v)
+{
+	return group_feed(&mx->causes, key, name ? name : "?", v);
+}
+
 int mx_cause(struct metrics *mx, const char *key, const char *name, double cpu_s, double faults,
 	     double rss)
 {
-	double v[MX_C_NR];
+	double v[MX_C_NR] = { 0 };
 
 	v[MX_C_CPU] = cpu_s;
 	v[MX_C_FAULTS] = faults;
 	v[MX_C_RSS] = rss;
-	return group_feed(&mx->causes, key, name ? name : "?", v);
+	return mx_cause_all(mx, key, name, v);
 }
 
 int mx_tls(struct metrics *mx, const char *key, const char *comm, const double *v)
@@ -227,10 +232,17 @@ static int update_causes(struct metrics *mx, struct model *m)
 	int err = 0;
 
 	/* Ranked active jobs come first (model_finalize); idle ones after. */
-	for (j = m->jobs; j && j->nprocs; j = j->next)
-		if (mx_cause(mx, j->key, j->name, j->cpu_s, (double)j->page_faults,
-			     (double)job_rss_now(j)))
+	for (j = m->jobs; j && j->nprocs; j = j->next) {
+		double v[MX_C_NR] = { 0 };
+
+		v[MX_C_CPU] = j->cpu_s;
+		v[MX_C_FAULTS] = (double)j->page_faults;
+		v[MX_C_RSS] = (double)job_rss_now(j);
+		v[MX_C_NET_RX] = (double)j->net_rx;
+		v[MX_C_NET_TX] = (double)j->net_tx;
+		if (mx_cause_all(mx, j->key, j->name, v))
 			err = -ENOMEM;
+	}
 	return err;
 }
 
@@ -398,6 +410,15 @@ static void write_causes(const struct metrics *mx, FILE *f)
 		       "cgroup; a bounded set, the rest add up in cause=\"other\".");
 		group_col(f, g, MX_C_CPU, "spiketrace_cause_cpu_seconds_total", "cause", NULL,
 			  NUM_SECONDS, true);
+	}
+	if (mx->families & MXF_NET) {
+		family(f, "spiketrace_cause_net_bytes_total", "counter",
+		       "Bytes each cause's processes received (direction=\"rx\") and sent "
+		       "(direction=\"tx\"), TCP and UDP payload.");
+		group_col(f, g, MX_C_NET_RX, "spiketrace_cause_net_bytes_total", "cause",
+			  "direction=\"rx\"", NUM_INT, true);
+		group_col(f, g, MX_C_NET_TX, "spiketrace_cause_net_bytes_total", "cause",
+			  "direction=\"tx\"", NUM_INT, true);
 	}
 	if (!(mx->families & MXF_MEM))
 		return;

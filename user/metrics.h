@@ -33,10 +33,11 @@ enum {
 	MXF_MEM = 1 << 1, /* cause page faults and RSS, OOM kills */
 	MXF_TLS = 1 << 2, /* TLS handshakes */
 	MXF_TCP = 1 << 3, /* TCP resets and transitions */
+	MXF_NET = 1 << 4, /* cause network bytes */
 };
 
 /* Columns of the cause group; RSS is a gauge, the others are counters. */
-enum { MX_C_CPU, MX_C_FAULTS, MX_C_RSS, MX_C_NR };
+enum { MX_C_CPU, MX_C_FAULTS, MX_C_RSS, MX_C_NET_RX, MX_C_NET_TX, MX_C_NR };
 /* Columns of the TLS group (per comm). */
 enum { MX_T_FULL, MX_T_RESUMED, MX_T_KX, MX_T_SIG, MX_T_RNG, MX_T_OTHER, MX_T_NR };
 
@@ -72,6 +73,9 @@ void mx_free(struct metrics *mx);
 /* An update starts: gauges restart from 0. */
 void mx_begin(struct metrics *mx);
 /* A job's cumulative CPU seconds and page faults, and its RSS now. 0 or -ENOMEM. */
+/* A cause's cumulative values, v[MX_C_NR]. 0 or -ENOMEM. */
+int mx_cause_all(struct metrics *mx, const char *key, const char *name, const double *v);
+/* The same without network bytes. */
 int mx_cause(struct metrics *mx, const char *key, const char *name, double cpu_s, double faults,
 	     double rss);
 /* A TLS process's cumulative counts and CPU seconds by phase (MX_T_*). 0 or -ENOMEM. */

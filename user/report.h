@@ -68,6 +68,8 @@ enum report_series {
 	RS_TCP, /* TCP resets, received and sent (tcp) */
 	RS_EXECS, /* execs (proc) */
 	RS_RSS_HELD, /* the most RSS held at once in the bucket, bytes (mem) */
+	RS_NET_RX, /* bytes received (net) */
+	RS_NET_TX, /* bytes sent (net) */
 	RS_NR,
 };
 

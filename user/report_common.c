@@ -7,6 +7,7 @@
 
 #include "concern.h"
 #include "cpumodel.h"
+#include "netmodel.h"
 #include "report.h"
 #include "windows.h"
 
@@ -32,6 +33,9 @@ bool report_series_present(const struct model *m, enum report_series k)
 		return report_has(m, "tls");
 	case RS_TCP:
 		return report_has(m, "tcp");
+	case RS_NET_RX:
+	case RS_NET_TX:
+		return report_has(m, "net");
 	default:
 		return report_has(m, "proc");
 	}
@@ -61,6 +65,12 @@ void report_series(const struct model *m, enum report_series k, const struct job
 		break;
 	case RS_RSS_HELD:
 		model_series_rss_held(m, j, iv, v, scratch, nb);
+		break;
+	case RS_NET_RX:
+		model_series_net(m, j, iv, v, scratch, nb);
+		break;
+	case RS_NET_TX:
+		model_series_net(m, j, iv, scratch, v, nb);
 		break;
 	default:
 		model_series_execs(m, j, iv, v, nb);

@@ -131,6 +131,10 @@ static void cause_metrics(struct json_w *w, const struct model *m, const struct 
 		json_kuint(w, "tls_hs", j->tls_handshakes);
 	if (report_has(m, "tcp"))
 		json_kuint(w, "tcp_resets", j->tcp_resets);
+	if (report_has(m, "net")) {
+		json_kuint(w, "net_rx", j->net_rx);
+		json_kuint(w, "net_tx", j->net_tx);
+	}
 }
 
 static void causes(struct json_w *w, struct model *m)
@@ -228,9 +232,9 @@ static size_t top_causes(const struct model *m, const struct job **top)
 
 /* The report's timeline series, in this order. */
 static const char *const metric_names[] = {
-	[RS_CPU] = "cpu_s",	     [RS_RUNNABLE] = "runnable",  [RS_RSS] = "rss_bytes",
-	[RS_FAULTS] = "page_faults", [RS_TLS] = "tls_handshakes", [RS_TCP] = "tcp_resets",
-	[RS_EXECS] = "execs",
+	[RS_CPU] = "cpu_s",	     [RS_RUNNABLE] = "runnable",   [RS_RSS] = "rss_bytes",
+	[RS_FAULTS] = "page_faults", [RS_TLS] = "tls_handshakes",  [RS_TCP] = "tcp_resets",
+	[RS_EXECS] = "execs",	     [RS_NET_RX] = "net_rx_bytes", [RS_NET_TX] = "net_tx_bytes",
 };
 
 static void doubles(struct json_w *w, const double *v, size_t n)
@@ -253,7 +257,7 @@ static int metrics(struct json_w *w, const struct model *m, double iv, size_t nb
 	json_key(w, "metrics");
 	json_arr_begin(w);
 	for (k = 0; v && scratch && k < ARRAY_SIZE(metric_names); k++) {
-		if (!report_series_present(m, k))
+		if (!metric_names[k] || !report_series_present(m, k))
 			continue;
 		json_obj_begin(w);
 		json_kstr(w, "name", metric_names[k]);

@@ -462,8 +462,9 @@ static void counter(struct pf *f, const char *name, uint32_t pid, uint64_t ts, d
 
 /* The counter tracks of a cause, in this order; RSS and runnable are levels, the rest rates. */
 static const char *const pm_names[] = {
-	[RS_CPU] = "cpu (cores)", [RS_RUNNABLE] = "runnable", [RS_RSS] = "rss_bytes",
-	[RS_FAULTS] = "faults/s", [RS_TLS] = "handshakes/s",  [RS_TCP] = "resets/s",
+	[RS_CPU] = "cpu (cores)",	  [RS_RUNNABLE] = "runnable",	     [RS_RSS] = "rss_bytes",
+	[RS_FAULTS] = "faults/s",	  [RS_TLS] = "handshakes/s",	     [RS_TCP] = "resets/s",
+	[RS_NET_RX] = "net in (bytes/s)", [RS_NET_TX] = "net out (bytes/s)",
 };
 
 /* Counter tracks of the top causes, one value per timeline bucket. 0 or -ENOMEM. */
@@ -477,7 +478,7 @@ static int cause_counters(struct pf *f)
 
 	for (j = f->m->jobs; v && scratch && j && j->nprocs && r < PF_CAUSES; j = j->next, r++) {
 		for (k = 0; k < ARRAY_SIZE(pm_names); k++) {
-			if (!report_series_present(f->m, k))
+			if (!pm_names[k] || !report_series_present(f->m, k))
 				continue;
 			report_series(f->m, k, j, iv, v, scratch, nb);
 			for (b = 0; k != RS_RSS && k != RS_RUNNABLE && b < nb; b++)

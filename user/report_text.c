@@ -134,6 +134,9 @@ static void win_words(enum win_metric k, double v, char *buf, size_t len)
 	case WM_RESETS:
 		snprintf(buf, len, "%.0f TCP resets", v);
 		break;
+	case WM_NET:
+		snprintf(buf, len, "network %s", report_bytes((uint64_t)v, h, sizeof(h)));
+		break;
 	default:
 		snprintf(buf, len, "%.0f exec%s", v, v == 1 ? "" : "s");
 		break;
@@ -248,7 +251,7 @@ static void rank_words(const struct tx *t, const struct job *j, enum rank_metric
 		       size_t len)
 {
 	bool sched = t->m->cpu && t->m->cpu->sched;
-	char h[16];
+	char h[16], h2[16];
 
 	buf[0] = '\0';
 	if (k == RM_CPU && j->cpu_s > 0)
@@ -271,6 +274,9 @@ static void rank_words(const struct tx *t, const struct job *j, enum rank_metric
 		snprintf(buf, len, "%llu TCP resets", (unsigned long long)j->tcp_resets);
 	else if (k == RM_EXECS && j->execs)
 		snprintf(buf, len, "%u exec%s", j->execs, j->execs == 1 ? "" : "s");
+	else if (k == RM_NET && (j->net_rx || j->net_tx))
+		snprintf(buf, len, "network %s in, %s out", report_bytes(j->net_rx, h, sizeof(h)),
+			 report_bytes(j->net_tx, h2, sizeof(h2)));
 }
 
 /* "    evidence: 7.51 CPU-s, 8 threads runnable at once": what adds most to its score first. */
@@ -543,8 +549,9 @@ static void notable(struct tx *t)
 
 /* The label of a row's series. */
 static const char *const tl_names[RS_NR] = {
-	[RS_CPU] = "cpu_s",  [RS_RSS_HELD] = "rss", [RS_FAULTS] = "faults", [RS_TLS] = "tls_hs",
-	[RS_TCP] = "resets", [RS_EXECS] = "execs",  [RS_RUNNABLE] = "conc",
+	[RS_CPU] = "cpu_s",	[RS_RSS_HELD] = "rss",	[RS_FAULTS] = "faults",
+	[RS_TLS] = "tls_hs",	[RS_TCP] = "resets",	[RS_EXECS] = "execs",
+	[RS_RUNNABLE] = "conc", [RS_NET_RX] = "net_in", [RS_NET_TX] = "net_out",
 };
 
 /* The largest of v[nb]. */
@@ -573,7 +580,8 @@ static enum report_series tl_pick(const struct tx *t, const struct job *j, doubl
 	} order[] = { { RM_CPU, RS_CPU },	  { RM_OOM, RS_RSS_HELD },
 		      { RM_GROWTH, RS_RSS_HELD }, { RM_PEAK, RS_RSS_HELD },
 		      { RM_FAULTS, RS_FAULTS },	  { RM_TLS_CPU, RS_TLS },
-		      { RM_RESETS, RS_TCP },	  { RM_EXECS, RS_EXECS } };
+		      { RM_RESETS, RS_TCP },	  { RM_EXECS, RS_EXECS },
+		      { RM_NET, RS_NET_RX },	  { RM_NET, RS_NET_TX } };
 	static const enum report_series last[] = { RS_EXECS, RS_RUNNABLE };
 	bool tried[ARRAY_SIZE(order)] = { false };
 	size_t i, best;
@@ -603,7 +611,7 @@ static enum report_series tl_pick(const struct tx *t, const struct job *j, doubl
 
 static const char *tl_max(enum report_series s, double v, char *buf, size_t len)
 {
-	if (s == RS_RSS_HELD)
+	if (s == RS_RSS_HELD || s == RS_NET_RX || s == RS_NET_TX)
 		return report_bytes((uint64_t)v, buf, len);
 	if (s == RS_CPU) {
 		snprintf(buf, len, "%.2f", v);

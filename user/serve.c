@@ -345,6 +345,8 @@ static unsigned int families_of(unsigned int mask)
 		f |= MXF_TLS;
 	if (mask & concern_tcp.bit)
 		f |= MXF_TCP;
+	if (mask & concern_net.bit)
+		f |= MXF_NET;
 	return f;
 }
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cpumodel.h"
+#include "netmodel.h"
 #include "windows.h"
 
 #define NONE ((size_t)-1)
@@ -22,7 +23,7 @@
 static const char *const metric_names[WM_NR] = {
 	[WM_CPU] = "cpu_s",	     [WM_RUNNABLE] = "runnable", [WM_GROWTH] = "rss_growth_bytes",
 	[WM_FAULTS] = "page_faults", [WM_OOM] = "oom_kills",	 [WM_TLS] = "tls_handshakes",
-	[WM_RESETS] = "tcp_resets",  [WM_EXECS] = "execs",
+	[WM_RESETS] = "tcp_resets",  [WM_EXECS] = "execs",	 [WM_NET] = "net_bytes",
 };
 
 /*
@@ -32,7 +33,7 @@ static const char *const metric_names[WM_NR] = {
 static const enum rank_metric rank_of[WM_NR] = {
 	[WM_CPU] = RM_CPU,	 [WM_RUNNABLE] = RM_CONC, [WM_GROWTH] = RM_GROWTH,
 	[WM_FAULTS] = RM_FAULTS, [WM_OOM] = RM_OOM,	  [WM_TLS] = RM_TLS_CPU,
-	[WM_RESETS] = RM_RESETS, [WM_EXECS] = RM_EXECS,
+	[WM_RESETS] = RM_RESETS, [WM_EXECS] = RM_EXECS,	  [WM_NET] = RM_NET,
 };
 
 const char *win_metric_name(enum win_metric k)
@@ -167,6 +168,11 @@ static void fill(struct wctx *c, size_t ji, double *tmp)
 		model_series_tls(m, j, c->iv, row(c, ji, WM_TLS), c->nb);
 	if (m->tcp)
 		model_series_tcp(m, j, c->iv, row(c, ji, WM_RESETS), c->nb);
+	if (m->net) {
+		model_series_net(m, j, c->iv, row(c, ji, WM_NET), tmp, c->nb);
+		for (b = 0; b < c->nb; b++)
+			row(c, ji, WM_NET)[b] += tmp[b];
+	}
 	for (i = 0; i < m->nooms; i++) {
 		const struct oom_kill *k = &m->ooms[i];
 

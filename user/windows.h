@@ -23,6 +23,7 @@ enum win_metric {
 	WM_TLS, /* tls_handshakes: completed (tls) */
 	WM_RESETS, /* tcp_resets: received or sent (tcp) */
 	WM_EXECS, /* execs */
+	WM_NET, /* net_bytes: received + sent (net) */
 	WM_NR,
 };
 

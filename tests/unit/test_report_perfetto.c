@@ -344,8 +344,9 @@ static void test_event_counts_and_times(void **state)
 	assert_int_equal(count_ph(v, n, 'X', "\"cat\":\"tls\""), 3);
 	/* exits of 203 and 202, the OOM kill, the trigger, two resets */
 	assert_int_equal(count_ph(v, n, 'i', NULL), 6);
-	/* 4 buckets x 3 causes x (cpu, rss, faults, handshakes, resets) + 2 host */
-	assert_int_equal(count_ph(v, n, 'C', NULL), 4 * 3 * 5 + 2);
+	/* 4 buckets x 3 causes x (cpu, rss, faults, handshakes, resets, net in, out) + 2 host */
+	assert_int_equal(count_ph(v, n, 'C', NULL), 4 * 3 * 7 + 2);
+	assert_int_equal(count_ph(v, n, 'C', "\"name\":\"net in (bytes/s)\""), 12);
 	assert_int_equal(count_ph(v, n, 'C', "\"name\":\"cpu busy (cores)\""), 2);
 	assert_int_equal(count_ph(v, n, 'C', "\"name\":\"handshakes/s\""), 12);
 	for (i = 0; i < n; i++) {

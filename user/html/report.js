@@ -254,6 +254,8 @@
 		{ k: 'ooms', t: 'OOM', f: num, hot: true, tip: 'processes killed by the OOM killer' },
 		{ k: 'tls_hs', t: 'TLS hs', f: num, tip: 'TLS handshakes' },
 		{ k: 'tcp_resets', t: 'TCP resets', f: num, hot: true },
+		{ k: 'net_rx', t: 'Net in', f: bytes, bar: true, tip: 'bytes received (TCP and UDP)' },
+		{ k: 'net_tx', t: 'Net out', f: bytes, tip: 'bytes sent (TCP and UDP)' },
 	];
 
 	function causeRow(c, i, cols, max) {
@@ -714,6 +716,8 @@
 		tls_handshakes: { title: 'TLS handshakes', unit: 'per second', rate: true, fmt: short },
 		tcp_resets: { title: 'TCP resets', unit: 'per second', rate: true, fmt: short },
 		execs: { title: 'Process starts', unit: 'execs per second', rate: true, fmt: short },
+		net_rx_bytes: { title: 'Network in', unit: 'bytes per second', rate: true, fmt: bytes, axis: bytes },
+		net_tx_bytes: { title: 'Network out', unit: 'bytes per second', rate: true, fmt: bytes, axis: bytes },
 	};
 	const TL = { charts: [] };
 
