@@ -26,6 +26,7 @@ void report_json_net(struct json_w *w, struct model *m)
 	json_kuint(w, "unknown_process_rx_bytes", n ? n->unknown_rx : 0);
 	json_kuint(w, "unknown_process_tx_bytes", n ? n->unknown_tx : 0);
 	json_kuint(w, "sockets_not_tracked", n ? n->mapfull : 0);
+	report_json_net_talkers(w, m);
 	json_obj_end(w);
 }
 

@@ -317,7 +317,7 @@ void report_text_tcp(struct model *m, FILE *out)
 	char a[128], b[128];
 	int n;
 
-	if (!t)
+	if (!t || !report_has(m, "tcp"))
 		return;
 	tcp_model_sort(t);
 	fprintf(out, "\nTCP (docs/tcp.md)\n");

@@ -768,4 +768,8 @@ void report_text(struct model *m, FILE *out, const char *source)
 	report_text_cpu(m, out);
 	report_text_tls(m, out);
 	report_text_tcp(m, out);
+	if (!report_has(m, "tcp") && report_has(m, "net")) {
+		fprintf(out, "\nNETWORK (docs/net.md)\n");
+		report_text_net_talkers(m, out);
+	}
 }

@@ -1,0 +1,153 @@
+# SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
+"""Network volume per job (docs/net.md): a client in a cgroup of its own
+downloads and uploads a known number of bytes from a server in another;
+the recording must give the client's job and the server's process the
+bytes each side counted itself, within 2 %, on both ways of counting
+(sock:sock_*_length, and the tcp_probe fallback forced)."""
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import cgroup2_root, rmdir_retry
+
+REPO = Path(__file__).resolve().parents[2]
+PUMP = REPO / "build" / "tools" / "st-netpump"
+MB = 1024 * 1024
+DOWN = 120 * MB
+UP = 24 * MB
+
+
+def enter(cgroup):
+    os.makedirs(cgroup, exist_ok=True)
+
+    def pre():
+        with open(os.path.join(cgroup, "cgroup.procs"), "w") as f:
+            f.write(str(os.getpid()))
+    return pre
+
+
+def start_server(port, cgroup, extra=()):
+    srv = subprocess.Popen([str(PUMP), "server", "--port", str(port), *extra],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                           preexec_fn=enter(cgroup))
+    ready = json.loads(srv.stdout.readline())
+    assert ready["type"] == "ready", ready
+    return srv
+
+
+def finish(proc, timeout=60):
+    out, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 0, (out, err)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def near(got, want, tol=0.02):
+    return abs(got - want) <= tol * want
+
+
+def record_transfer(start_spiketrace, run_spiketrace, tmp_path, udp=False):
+    """Records one transfer; returns (report json, client done, server done, cgroups)."""
+    tag = os.getpid()
+    cg2 = str(cgroup2_root())
+    cli_cg, srv_cg = f"{cg2}/st-net-cli-{tag}", f"{cg2}/st-net-srv-{tag}"
+    port = 19000 + tag % 1000 + (500 if udp else 0)
+    rec = tmp_path / "net.rec"
+    st = start_spiketrace(["record", "--only", "net", "-o", rec])
+    extra = ["--udp", "--up", str(UP)] if udp else []
+    srv = start_server(port, srv_cg, extra)
+    try:
+        cli = subprocess.Popen([str(PUMP), "client", "--port", str(port), "--down", str(DOWN),
+                                "--up", str(UP), *(["--udp"] if udp else [])],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=enter(cli_cg))
+        client = finish(cli)
+        server = finish(srv)
+    finally:
+        if srv.poll() is None:
+            srv.kill()
+            srv.wait()
+    time.sleep(1.5)  # one more tick: the last second's bytes
+    st.send_signal(signal.SIGINT)
+    res = st.finish(60)
+    assert res.returncode == 0, res
+    for cg in (cli_cg, srv_cg):
+        rmdir_retry(cg)
+    r = run_spiketrace(["report", rec, "--format", "json"])
+    assert r.returncode == 0, r
+    return json.loads(r.stdout), client, server, (cli_cg[len(cg2):], srv_cg[len(cg2):]), rec
+
+
+def cause_of(doc, cgroup):
+    found = [c for c in doc["causes"] if c["cgroup"] == cgroup]
+    assert len(found) == 1, (cgroup, [(c["name"], c["cgroup"]) for c in doc["causes"]])
+    return found[0]
+
+
+def proc_of(doc, pid):
+    found = [p for p in doc["processes"] if p["pid"] == pid]
+    assert len(found) == 1, pid
+    return found[0]
+
+
+@pytest.mark.parametrize("fallback", [False, True], ids=["sock_length", "tcp_counters"])
+def test_job_bytes_match_what_the_peers_moved(start_spiketrace, run_spiketrace, tmp_path,
+                                               monkeypatch, fallback):
+    if fallback:
+        monkeypatch.setenv("SPIKETRACE_NET_FALLBACK", "1")
+    doc, client, server, (cli_cg, srv_cg), rec = record_transfer(start_spiketrace,
+                                                                 run_spiketrace, tmp_path)
+    assert client["rx_bytes"] == DOWN and client["tx_bytes"] == UP + 16, client
+    assert doc["net"]["source"] == ("tcp_counters" if fallback else "sock_length")
+    job = cause_of(doc, cli_cg)
+    assert near(job["net_rx_bytes"], client["rx_bytes"]), (job, client)
+    assert near(job["net_tx_bytes"], client["tx_bytes"]), (job, client)
+    assert client["pid"] in job["pids"]
+    # the server's process: the mirror figures
+    sp = proc_of(doc, server["pid"])
+    assert near(sp["net_rx_bytes"], server["rx_bytes"]), (sp, server)
+    assert near(sp["net_tx_bytes"], server["tx_bytes"]), (sp, server)
+    assert near(server["tx_bytes"], client["rx_bytes"], 0)
+    # the timeline carries the same bytes, bucket by bucket
+    series = {s["metric"]: s["values"] for s in doc["timeline"]["series"]
+              if s["cause"] == job["name"]}
+    assert near(sum(series["net_rx_bytes"]), job["net_rx_bytes"], 1e-9), series
+    assert near(sum(series["net_tx_bytes"]), job["net_tx_bytes"], 1e-9), series
+    # the top talkers: the client's outbound peer and the server's inbound one
+    port = [t for t in doc["net"]["top_talkers"]
+                       if t["direction"] == "outbound" and t["raddr"] == "127.0.0.1"]
+    assert any(near(t["rx_bytes"], DOWN) and near(t["tx_bytes"], UP) for t in port), \
+        doc["net"]["top_talkers"]
+    assert any(t["direction"] == "inbound" and near(t["tx_bytes"], DOWN)
+               for t in doc["net"]["top_talkers"]), doc["net"]["top_talkers"]
+    # the text report shows the job's download in its row
+    r = run_spiketrace(["report", rec], env={**os.environ, "NO_COLOR": "1"})
+    assert r.returncode == 0, r
+    assert "NET-RX NET-TX" in r.stdout
+    assert f"network {DOWN // MB}M in" in r.stdout, r.stdout
+
+
+def test_udp_bytes(start_spiketrace, run_spiketrace, tmp_path):
+    doc, client, server, (cli_cg, _), _ = record_transfer(start_spiketrace, run_spiketrace,
+                                                          tmp_path, udp=True)
+    assert doc["net"]["source"] == "sock_length"
+    assert client["tx_bytes"] == UP, client
+    job = cause_of(doc, cli_cg)
+    assert near(job["net_tx_bytes"], UP), job
+    # loopback may drop datagrams: the server's own count is the truth for its side
+    assert server["rx_bytes"] > UP // 2, server
+    assert near(proc_of(doc, server["pid"])["net_rx_bytes"], server["rx_bytes"]), server
+
+
+def test_features_say_which_source(run_spiketrace, monkeypatch):
+    r = run_spiketrace(["features"])
+    assert r.returncode == 0, r
+    line = [x for x in r.stdout.splitlines() if x.startswith("net ")]
+    assert line and "bytes=sock_length(recv=tp_btf send=tp_btf) tcp+udp" in line[0], r.stdout
+    r = run_spiketrace(["features"], env={**os.environ, "SPIKETRACE_NET_FALLBACK": "1"})
+    line = [x for x in r.stdout.splitlines() if x.startswith("net ")]
+    assert line and "bytes=tcp_counters(probe=tp_btf state=tp_btf) forced tcp-only" in line[0]
