@@ -46,6 +46,14 @@
  * cgroup2 memory.events), both read before the cgroup is removed, null when
  * unavailable.
  *
+ * --download-mb MB adds the download of scenario 1's first symptom, the
+ * network-in spike: before the tree starts, the controller forks a "mirror"
+ * (outside the job's cgroups, comm "mirror") listening on 127.0.0.1 at a free
+ * port; the level-3 updater, before it allocates, connects there and reads
+ * until EOF the MB MiB the mirror sends, and reports what it read. The JSON
+ * gains "mirror_pid", "download_pid" (the updater) and "download_bytes" (what
+ * it read, null if it never reported).
+ *
  * --distractor-ms MS starts, before the tree and outside its cgroups, an
  * unrelated child that burns CPU on arithmetic for MS ms under the comm
  * --distractor-name (default "busyloop", same symlink trick); its pid is
@@ -70,7 +78,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdint.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -82,6 +94,8 @@
 #define FD_ENV "ST_CRONJOB_FD"
 #define CTL_ENV "ST_CRONJOB_CTL" /* the controller's pid */
 #define PARENT_ENV "ST_CRONJOB_PARENT" /* the pid that forked this process */
+#define MIRROR_ENV "ST_CRONJOB_MIRROR" /* the mirror's port on 127.0.0.1 */
+#define DOWNLOAD_MAX_MB 4096
 #define NNAMES 5
 #define NAME_MAX_LEN 15 /* TASK_COMM_LEN - 1: longer names would be cut */
 #define HOLD_MAX_MS 50000
@@ -98,7 +112,7 @@
 #define USAGE                                                                                 \
 	"usage: " PROG " [--cgroup NAME] [--names A,B,C,D,E] [--hold-ms MS] [--exit-code N] " \
 	"[--pid-file F] [--mem-limit MB] [--alloc-mb MB] [--step-mb MB] [--step-ms MS] "      \
-	"[--distractor-ms MS] [--distractor-name NAME]"
+	"[--download-mb MB] [--distractor-ms MS] [--distractor-name NAME]"
 
 #include "tool.h"
 
@@ -113,6 +127,7 @@ struct opts {
 	long alloc_mb; /* per level-4 process; 0: no memory mode */
 	long step_mb;
 	long step_ms;
+	long download_mb; /* 0: no download step */
 	long distractor_ms; /* 0: no distractor */
 	const char *distractor_name;
 	/* Internal, set by the controller for the tree processes. */
@@ -151,6 +166,10 @@ struct ctl {
 	int level1_status;
 	pid_t distractor;
 	bool distractor_reaped;
+	pid_t mirror;
+	bool mirror_reaped;
+	long download_pid;
+	long long download_bytes; /* -1 until the updater reports */
 	struct proc_rec procs[NNAMES];
 	int nprocs;
 	struct wait_rec waits[NSTATUS]; /* from "exit" reports and our own reaping */
@@ -253,6 +272,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
 	o->step_mb = 16;
 	o->step_ms = 100;
 	o->distractor_ms = 0;
+	o->download_mb = 0;
 	o->distractor_name = "busyloop";
 	o->level = 0;
 	o->dir = NULL;
@@ -295,6 +315,9 @@ static void parse_args(int argc, char **argv, struct opts *o)
 		} else if (!strcmp(key, "--distractor-ms")) {
 			if (parse_long(val, 0, HARD_LIMIT_S * 1000, &o->distractor_ms))
 				usage_error("--distractor-ms wants 0..60000, got", val);
+		} else if (!strcmp(key, "--download-mb")) {
+			if (parse_long(val, 0, DOWNLOAD_MAX_MB, &o->download_mb))
+				usage_error("--download-mb wants 0..4096 (MiB), got", val);
 		} else if (!strcmp(key, "--distractor-name")) {
 			o->distractor_name = val;
 		} else if (!strcmp(key, "--spin-ms")) {
@@ -368,7 +391,8 @@ static void send_line(int fd, const char *line)
 static void exec_level(const struct opts *o, long level, const char *name, int fd, pid_t parent)
 {
 	char path[PATH_MAX], lvl[24], hold[24], code[24], alloc[24], smb[24], sms[24], pstr[24];
-	char *argv[20];
+	char dl[24];
+	char *argv[22];
 	int n = 0;
 	char msg[128];
 
@@ -398,6 +422,11 @@ static void exec_level(const struct opts *o, long level, const char *name, int f
 		argv[n++] = smb;
 		argv[n++] = "--step-ms";
 		argv[n++] = sms;
+	}
+	if (o->download_mb) {
+		snprintf(dl, sizeof(dl), "%ld", o->download_mb);
+		argv[n++] = "--download-mb";
+		argv[n++] = dl;
 	}
 	argv[n] = NULL;
 	setenv(PARENT_ENV, pstr, 1);
@@ -472,6 +501,41 @@ static void alloc_steps(const struct opts *o, unsigned long long total, int fd)
 	}
 }
 
+/* The updater's download: everything the mirror sends, to EOF; reports the bytes. */
+static void download(int fd)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	long port;
+	long long got = 0;
+	char msg[64];
+	int s;
+
+	if (parse_long(getenv(MIRROR_ENV), 1, 65535, &port))
+		return;
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s < 0 || connect(s, (struct sockaddr *)&a, sizeof(a))) {
+		fprintf(stderr, PROG ": cannot reach the mirror: %s\n", strerror(errno));
+		if (s >= 0)
+			close(s);
+		return;
+	}
+	for (;;) {
+		static char buf[64 * 1024];
+		ssize_t n = read(s, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += n;
+	}
+	close(s);
+	snprintf(msg, sizeof(msg), "net %ld %lld\n", (long)getpid(), got);
+	send_line(fd, msg);
+}
+
 static int run_tree(const struct opts *o)
 {
 	const char *env = getenv(FD_ENV);
@@ -531,6 +595,8 @@ static int run_tree(const struct opts *o)
 		kids[nkids++] = pid;
 	}
 
+	if (o->download_mb && o->level == 3)
+		download(fd);
 	if (o->alloc_mb) {
 		/* Level 4 allocates --alloc-mb, level 3 a quarter; 1 and 2 report their RSS. */
 		unsigned long long total = (unsigned long long)o->alloc_mb * MIB;
@@ -719,6 +785,10 @@ static void reap(struct ctl *c)
 			c->distractor_reaped = true;
 			continue;
 		}
+		if (w == c->mirror) {
+			c->mirror_reaped = true;
+			continue;
+		}
 		if (w == c->level1) {
 			c->level1_reaped = true;
 			c->level1_status = status;
@@ -739,6 +809,8 @@ static void kill_tree(struct ctl *c)
 			kill(c->level1, SIGKILL);
 		if (c->distractor > 0 && !c->distractor_reaped)
 			kill(c->distractor, SIGKILL);
+		if (c->mirror > 0 && !c->mirror_reaped)
+			kill(c->mirror, SIGKILL);
 		for (i = 0; i < c->nprocs; i++) {
 			/* Only if it is still the same process, never a reused pid. */
 			if (c->procs[i].start &&
@@ -932,6 +1004,12 @@ static void print_json(struct ctl *c, const struct opts *o, const char *name, bo
 	}
 	if (o->distractor_ms)
 		printf(", \"distractor_pid\": %ld", (long)c->distractor);
+	if (o->download_mb) {
+		printf(", \"mirror_pid\": %ld, \"download_pid\": ", (long)c->mirror);
+		print_ll_or_null(c->download_bytes >= 0 ? c->download_pid : -1);
+		printf(", \"download_bytes\": ");
+		print_ll_or_null(c->download_bytes);
+	}
 	printf("}\n");
 	fflush(stdout);
 }
@@ -963,6 +1041,9 @@ static const char *handle_line(struct ctl *c, char *line, char *err, size_t errl
 		}
 		return NULL;
 	}
+	if (!strncmp(line, "net ", 4) &&
+	    sscanf(line, "net %ld %lld", &c->download_pid, &c->download_bytes) == 2)
+		return NULL;
 	if (!strncmp(line, "exit ", 5) && sscanf(line, "exit %ld %d", &pid, &status) == 2) {
 		record_wait(c, pid, status);
 		return NULL;
@@ -1007,6 +1088,57 @@ static void set_mem_limit(struct ctl *c, const struct opts *o)
 	e = write_file(path, val);
 	if (e)
 		fail(c, o, "--mem-limit: write %s", path, -e);
+}
+
+/* The mirror: outside our cgroups, sends MB MiB to each connection until killed. */
+static void start_mirror(struct ctl *c, const struct opts *o)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t alen = sizeof(a);
+	char port[16];
+	pid_t pid;
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 4) ||
+	    getsockname(l, (struct sockaddr *)&a, &alen))
+		fail(c, o, "mirror socket: %s", strerror(errno), 0);
+	snprintf(port, sizeof(port), "%u", ntohs(a.sin_port));
+	setenv(MIRROR_ENV, port, 1); /* inherited by the tree */
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0)
+		fail(c, o, "fork: %s", strerror(errno), 0);
+	if (pid == 0) {
+		static char buf[64 * 1024];
+
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGPIPE, SIG_IGN);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		prctl(PR_SET_NAME, "mirror");
+		memset(buf, 'p', sizeof(buf));
+		for (;;) {
+			unsigned long long left = (unsigned long long)o->download_mb * MIB;
+			int s = accept4(l, NULL, NULL, SOCK_CLOEXEC);
+
+			if (s < 0)
+				continue;
+			while (left) {
+				size_t k = left < sizeof(buf) ? (size_t)left : sizeof(buf);
+				ssize_t n = write(s, buf, k);
+
+				if (n < 0 && errno == EINTR)
+					continue;
+				if (n <= 0)
+					break;
+				left -= (unsigned long long)n;
+			}
+			close(s);
+		}
+	}
+	close(l);
+	c->mirror = pid;
 }
 
 /* The distractor: outside our cgroups, exec'd through a symlink for its comm. */
@@ -1147,6 +1279,9 @@ static int run_controller(const struct opts *o)
 	}
 	if (o->distractor_ms)
 		start_distractor(&c, o);
+	c.download_bytes = -1;
+	if (o->download_mb)
+		start_mirror(&c, o);
 
 	if (pipe2(pfd, O_CLOEXEC))
 		fail(&c, o, "pipe: %s", strerror(errno), 0);

@@ -47,10 +47,12 @@ ready || { echo "demo: recorder did not start" >&2; exit 1; }
 
 echo "demo: scenario 1, the memory-eating cron job (cron -> run-parts -> updater -> daemons)"
 # A 256 MiB memory cgroup stands for the small VM; the daemons allocate in
-# steps until the OOM killer fires. An unrelated busy process runs beside it
-# and must not rank above the job.
+# steps until the OOM killer fires. The updater first downloads 200 MiB from
+# a local "mirror" (the network-in spike the dashboard showed first). An
+# unrelated busy process runs beside it and must not rank above the job.
 build/tools/st-cronjob --cgroup "st-demo-cron-$$" --mem-limit 256 --alloc-mb 200 \
-	--step-mb 16 --step-ms 100 --hold-ms 2000 --distractor-ms 5000 >"$OUT/cronjob.json"
+	--step-mb 16 --step-ms 100 --hold-ms 2000 --distractor-ms 5000 --download-mb 200 \
+	>"$OUT/cronjob.json"
 
 echo "demo: scenario 2, the TLS handshake storm (nginx: full, then resumed; s_server: renegotiations)"
 # nginx with session cache and tickets off takes a flood of full handshakes
@@ -132,6 +134,14 @@ for name in ("tls-nginx", "tls-s_server"):
     bad += not ok
     print(f"demo: {'OK' if ok else 'MISMATCH'}, {name}: handshakes/resumed/renegotiations/"
           f"failed made {want}, reported {got}")
+# Scenario 1's download: the job that filled memory also pulled the bytes.
+made = json.load(open(f"{out}/cronjob.json"))
+job = next((c for c in rep["causes"] if c["cgroup"] == made["cgroup_v2"]), {})
+got, want = job.get("net_rx_bytes", 0), made["download_bytes"]
+ok = abs(got - want) <= 0.02 * want
+bad += not ok
+print(f"demo: {'OK' if ok else 'MISMATCH'}, cron job download: made {want} bytes, "
+      f"the job's net_rx_bytes {got}")
 # Scenario 3: while the burst ran, the noisy job used the most CPU of any
 # cause in each interval, all its workers were runnable at once, and the
 # service waited for a CPU.

@@ -274,9 +274,13 @@ static void rank_words(const struct tx *t, const struct job *j, enum rank_metric
 		snprintf(buf, len, "%llu TCP resets", (unsigned long long)j->tcp_resets);
 	else if (k == RM_EXECS && j->execs)
 		snprintf(buf, len, "%u exec%s", j->execs, j->execs == 1 ? "" : "s");
-	else if (k == RM_NET && (j->net_rx || j->net_tx))
+	else if (k == RM_NET && j->net_rx && j->net_tx)
 		snprintf(buf, len, "network %s in, %s out", report_bytes(j->net_rx, h, sizeof(h)),
 			 report_bytes(j->net_tx, h2, sizeof(h2)));
+	else if (k == RM_NET && (j->net_rx || j->net_tx))
+		snprintf(buf, len, "network %s %s",
+			 report_bytes(j->net_rx ? j->net_rx : j->net_tx, h, sizeof(h)),
+			 j->net_rx ? "in" : "out");
 }
 
 /* "    evidence: 7.51 CPU-s, 8 threads runnable at once": what adds most to its score first. */
@@ -312,7 +316,7 @@ static void causes(struct tx *t)
 	int rank = 0;
 
 	fprintf(t->out, "\nTOP CAUSES (ranked by score, docs/causes.md)\n");
-	fprintf(t->out, " %-3s %-28s %5s %5s %4s", "#", "CAUSE", "PROCS", "EXECS", "CONC");
+	fprintf(t->out, " %-3s %-27s %5s %5s %4s", "#", "CAUSE", "PROCS", "EXECS", "CONC");
 	if (cpu)
 		fprintf(t->out, " %7s", "CPU-S");
 	if (mem)
@@ -323,7 +327,7 @@ static void causes(struct tx *t)
 	for (j = m->jobs; j && j->nprocs && rank < TOP_CAUSES; j = j->next) {
 		bool bold = j == t->top;
 
-		fprintf(t->out, " %-3d %s%-28.28s%s %5zu %5u %4u", ++rank, sgr(t, bold, SGR_BOLD),
+		fprintf(t->out, " %-3d %s%-27.27s%s %5zu %5u %4u", ++rank, sgr(t, bold, SGR_BOLD),
 			j->name, sgr(t, bold, SGR_OFF), j->nprocs, j->execs, j->max_concurrency);
 		if (cpu)
 			fprintf(t->out, " %7.2f", j->cpu_s);

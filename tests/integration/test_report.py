@@ -45,7 +45,8 @@ def record_scenarios(start_spiketrace, run_spiketrace, tmp):
     made = {}
     made["cron"] = last_json([TOOLS / "st-cronjob", "--cgroup", f"st-rep-cron-{tag}",
                               "--mem-limit", 256, "--alloc-mb", 200, "--step-mb", 16,
-                              "--step-ms", 50, "--hold-ms", 1500, "--distractor-ms", 2500])
+                              "--step-ms", 50, "--hold-ms", 1500, "--distractor-ms", 2500,
+                              "--download-mb", 100])
     made["tls"] = last_json([TOOLS / "st-tlsstorm", "--port", 14493, "--full", 300,
                              "--clients", 2], cgroup=f"{cg2}/st-rep-tls-{tag}")
     made["noisy"] = last_json([TOOLS / "st-noisy", "-n", 4, "-d", 2, "--pre", 0.5,
@@ -224,9 +225,26 @@ def test_cpu_in_perfetto_counters_matches_json(rep):
             assert abs(cpu[c["name"]] - c["cpu_s"]) <= 0.01 + 1e-3 * c["cpu_s"], (c, cpu)
 
 
+def test_cron_job_pulled_the_download(rep):
+    """Scenario 1's first symptom: the job that filled memory also pulled
+    the bytes; json, text and the Prometheus-facing totals agree."""
+    doc, made = rep["doc"], rep["made"]["cron"]
+    job = [c for c in doc["causes"] if c["cgroup"] == made["cgroup_v2"]]
+    assert len(job) == 1, [c["cgroup"] for c in doc["causes"]]
+    want = made["download_bytes"]
+    assert want == 100 * 1024 * 1024, made
+    assert abs(job[0]["net_rx_bytes"] - want) <= 0.02 * want, job[0]
+    updater = [p for p in doc["processes"] if p["pid"] == made["download_pid"]]
+    assert updater and abs(updater[0]["net_rx_bytes"] - want) <= 0.02 * want, updater
+    mirror = [p for p in doc["processes"] if p["pid"] == made["mirror_pid"]]
+    assert mirror and abs(mirror[0]["net_tx_bytes"] - want) <= 0.02 * want, mirror
+    series = [s for s in doc["timeline"]["series"]
+              if s["cause"] == job[0]["name"] and s["metric"] == "net_rx_bytes"]
+    assert series and abs(sum(series[0]["values"]) - job[0]["net_rx_bytes"]) < 1, series
+
+
 def test_json_has_the_cli_md_keys(rep):
-    """The keys ../shared/CLI.md promises (net_rx/tx_bytes come with the
-    network-volume concern, issue 12)."""
+    """The keys ../shared/CLI.md promises."""
     doc = rep["doc"]
     for k in ("version", "duration_s", "lost_events", "causes", "processes", "oom_kills", "tls",
               "tcp", "timeline"):
@@ -234,7 +252,7 @@ def test_json_has_the_cli_md_keys(rep):
     for c in doc["causes"]:
         for k in ("name", "cgroup", "root_pid", "root_comm", "pids", "cpu_s", "page_faults",
                   "rss_peak_bytes", "rss_growth_bytes", "execs", "oom_kills", "max_concurrency",
-                  "run_delay_s"):
+                  "run_delay_s", "net_rx_bytes", "net_tx_bytes"):
             assert k in c, (k, c["name"])
     for p in doc["processes"]:
         for k in ("pid", "ppid", "comm", "cgroup", "cause", "start_s", "exit_s", "exit_code",
@@ -251,6 +269,7 @@ def test_json_has_the_cli_md_keys(rep):
     assert set(t["cpu_by_phase"]) >= {"key_exchange", "signature", "rng", "other"}
     assert set(doc["tcp"]) >= {"transitions", "by_remote", "resets"}
     metrics = {s["metric"] for s in doc["timeline"]["series"]}
-    assert metrics >= {"cpu_s", "page_faults", "rss_bytes", "tls_handshakes", "tcp_resets"}
+    assert metrics >= {"cpu_s", "page_faults", "rss_bytes", "tls_handshakes", "tcp_resets",
+                       "net_rx_bytes", "net_tx_bytes"}
     kinds = {m["kind"] for m in doc["timeline"]["marks"]}
     assert kinds >= {"exec", "exit", "oom_kill", "reset"}
