@@ -71,14 +71,23 @@ const char top_usage[] =
 #define NEVENTS 16 /* kept, the newest */
 #define EXEC_TOP 3 /* a first exec is notable for the causes ranked this high since start */
 #define RESET_BURST 5 /* TCP resets on the host in one interval that make an event */
-#define COLS_W 54 /* the figures after CAUSE, with their spaces */
+#define COLS_W 61 /* the figures after CAUSE, with their spaces */
 #define CAUSE_MIN 10
 #define CAUSE_MAX 60
 #define EV_JOB_W 16 /* the cause in an event line */
 
 /* ---- The view: model -> rows -> lines --------------------------------------------------- */
 
-enum top_sort { SORT_SCORE, SORT_CPU, SORT_MEM, SORT_FAULTS, SORT_HS, SORT_RESETS, SORT_TOTAL };
+enum top_sort {
+	SORT_SCORE,
+	SORT_CPU,
+	SORT_MEM,
+	SORT_FAULTS,
+	SORT_HS,
+	SORT_RESETS,
+	SORT_TOTAL,
+	SORT_NET
+};
 
 static const char *const sort_names[] = { "score",	"cpu",	  "mem",  "faults",
 					  "handshakes", "resets", "total" };
@@ -98,12 +107,14 @@ enum top_metric {
 	TM_TLS,
 	TM_RESETS,
 	TM_EXECS,
+	TM_NET,
 	TM_NR
 };
 
 static const enum rank_metric tm_rank[TM_NR] = {
-	[TM_CPU] = RM_CPU, [TM_RUN] = RM_CONC,	  [TM_GROWTH] = RM_GROWTH, [TM_FAULTS] = RM_FAULTS,
-	[TM_OOM] = RM_OOM, [TM_TLS] = RM_TLS_CPU, [TM_RESETS] = RM_RESETS, [TM_EXECS] = RM_EXECS,
+	[TM_CPU] = RM_CPU,	 [TM_RUN] = RM_CONC,	[TM_GROWTH] = RM_GROWTH,
+	[TM_FAULTS] = RM_FAULTS, [TM_OOM] = RM_OOM,	[TM_TLS] = RM_TLS_CPU,
+	[TM_RESETS] = RM_RESETS, [TM_EXECS] = RM_EXECS, [TM_NET] = RM_NET,
 };
 
 #define WIN_FLOOR 0.1 /* as user/windows.c: a quiet interval's crumbs do not score like a spike */
@@ -111,7 +122,7 @@ static const enum rank_metric tm_rank[TM_NR] = {
 struct top_row {
 	struct job *job;
 	size_t rank; /* place in the model's ranking, 0 first */
-	double cpu_pct, flt_s, hs_full_s, hs_res_s, rst_s;
+	double cpu_pct, flt_s, hs_full_s, hs_res_s, rst_s, net_s;
 	uint64_t rss, growth;
 	uint32_t ooms;
 	int run; /* most threads runnable at once in the interval; -1 unknown */
@@ -125,7 +136,7 @@ struct top_row {
 /* A job's counters at the last sample. */
 struct top_prev {
 	double cpu_s, run_delay_s;
-	uint64_t faults, hs_full, hs_res, resets, tls, rss;
+	uint64_t faults, hs_full, hs_res, resets, tls, rss, net;
 	uint32_t execs, ooms;
 };
 
@@ -270,6 +281,8 @@ static unsigned int active_in(const struct job *j)
 		c |= concern_tcp.bit;
 	if (j->cpu_s > 0 || j->run_delay_s > 0)
 		c |= concern_cpu.bit;
+	if (j->net_rx || j->net_tx)
+		c |= concern_net.bit;
 	return c;
 }
 
@@ -331,6 +344,7 @@ static void row_add(struct top_view *v, struct job *j, size_t rank, uint64_t now
 		r->hs_full_s = rate(full, p->hs_full, el);
 		r->hs_res_s = rate(res, p->hs_res, el);
 		r->rst_s = rate(j->tcp_resets, p->resets, el);
+		r->net_s = rate(j->net_rx + j->net_tx, p->net, el);
 		r->rss = job_rss_now(j);
 		r->growth = j->rss_growth;
 		r->run = has(v, &concern_cpu) ? runnable(v->m, j, p, now, el) : -1;
@@ -343,6 +357,7 @@ static void row_add(struct top_view *v, struct job *j, size_t rank, uint64_t now
 		r->x[TM_TLS] = rate(j->tls_handshakes, p->tls, 1);
 		r->x[TM_RESETS] = rate(j->tcp_resets, p->resets, 1);
 		r->x[TM_EXECS] = j->execs > p->execs ? j->execs - p->execs : 0;
+		r->x[TM_NET] = rate(j->net_rx + j->net_tx, p->net, 1);
 		r->gone = gone(j, r, v->last);
 	}
 	*p = (struct top_prev){ .cpu_s = j->cpu_s,
@@ -354,7 +369,8 @@ static void row_add(struct top_view *v, struct job *j, size_t rank, uint64_t now
 				.tls = j->tls_handshakes,
 				.rss = job_rss_now(j),
 				.execs = j->execs,
-				.ooms = j->oom_kills };
+				.ooms = j->oom_kills,
+				.net = j->net_rx + j->net_tx };
 }
 
 static void score_rows(struct top_view *v)
@@ -527,6 +543,8 @@ static double sort_key(const struct top_row *r, enum top_sort s)
 		return r->hs_full_s + r->hs_res_s;
 	case SORT_RESETS:
 		return r->rst_s;
+	case SORT_NET:
+		return r->net_s;
 	case SORT_SCORE:
 		return r->score;
 	default:
@@ -575,7 +593,7 @@ void top_view_sample(struct top_view *v, uint64_t now)
 /* A key: 1 when the screen needs drawing again, -1 to quit, 0 for nothing. */
 int top_view_key(struct top_view *v, int key)
 {
-	static const char sorts[] = "scmfhra"; /* enum top_sort */
+	static const char sorts[] = "scmfhran"; /* enum top_sort */
 	const char *s = key > 0 && key < 128 ? strchr(sorts, tolower(key)) : NULL;
 
 	if (key == 'q' || key == 'Q')
@@ -684,7 +702,7 @@ static void state_line(struct top_view *v, struct pen *p)
 				 concerns[i]->name);
 	snprintf(line, sizeof(line), "sort: %s  filter: %s%s", sort_names[v->sort],
 		 f[0] ? f : "all",
-		 p->tty ? "  keys: cmfhrsa sort, p pause, 1-5 filter, q quit" : "");
+		 p->tty ? "  keys: cmfhrnsa sort, p pause, 1-6 filter, q quit" : "");
 	pen_line(p, A_NONE, line);
 }
 
@@ -705,7 +723,7 @@ static const char *title(const struct top_view *v, enum top_sort s, const char *
 
 static void column_titles(struct top_view *v, struct pen *p)
 {
-	char line[LINE_W], t[5][16];
+	char line[LINE_W], t[6][16];
 	size_t cw = cause_width(p->w);
 	const char *cause = "CAUSE";
 
@@ -713,12 +731,13 @@ static void column_titles(struct top_view *v, struct pen *p)
 		cause = "CAUSE (*score)";
 	else if (cw >= 14 && v->sort == SORT_TOTAL)
 		cause = "CAUSE (*total)";
-	snprintf(line, sizeof(line), "%-*s %6s %6s %6s %6s %9s %6s %3s %4s", (int)cw, cause,
+	snprintf(line, sizeof(line), "%-*s %6s %6s %6s %6s %9s %6s %6s %3s %4s", (int)cw, cause,
 		 title(v, SORT_CPU, "CPU%", t[0], sizeof(t[0])),
 		 title(v, SORT_MEM, "RSS", t[1], sizeof(t[1])), "GROWTH",
 		 title(v, SORT_FAULTS, "FLT/s", t[2], sizeof(t[2])),
 		 title(v, SORT_HS, "HS/s", t[3], sizeof(t[3])),
-		 title(v, SORT_RESETS, "RST/s", t[4], sizeof(t[4])), "OOM", "RUN");
+		 title(v, SORT_RESETS, "RST/s", t[4], sizeof(t[4])),
+		 title(v, SORT_NET, "NET/s", t[5], sizeof(t[5])), "OOM", "RUN");
 	if (p->tty) /* a bar across the screen */
 		snprintf(line + strlen(line), sizeof(line) - strlen(line), "%*s",
 			 (int)(p->w > strlen(line) ? p->w - strlen(line) : 0), "");
@@ -730,8 +749,8 @@ static void column_titles(struct top_view *v, struct pen *p)
 static void row_line(struct top_view *v, struct pen *p, const struct top_row *r)
 {
 	bool mem = has(v, &concern_mem), cpu = has(v, &concern_cpu);
-	bool tls = has(v, &concern_tls), tcp = has(v, &concern_tcp);
-	char line[LINE_W], cause[CAUSE_MAX + 4], c[8][16], hs[24], a[8], b[8];
+	bool tls = has(v, &concern_tls), tcp = has(v, &concern_tcp), net = has(v, &concern_net);
+	char line[LINE_W], cause[CAUSE_MAX + 4], c[9][16], hs[24], a[8], b[8];
 	size_t cw = cause_width(p->w);
 
 	tail(r->job->name, cw, cause, sizeof(cause));
@@ -740,11 +759,12 @@ static void row_line(struct top_view *v, struct pen *p, const struct top_row *r)
 		 report_count(r->hs_res_s, b, sizeof(b)));
 	snprintf(c[6], sizeof(c[6]), "%u", r->ooms > 999 ? 999 : r->ooms);
 	snprintf(c[7], sizeof(c[7]), "%d", r->run);
-	snprintf(line, sizeof(line), "%-*s %6s %6s %6s %6s %9s %6s %3s %4s", (int)cw, cause,
+	snprintf(line, sizeof(line), "%-*s %6s %6s %6s %6s %9s %6s %6s %3s %4s", (int)cw, cause,
 		 cpu ? c[0] : "-", mem ? bytes(r->rss, c[1], sizeof(c[1])) : "-",
 		 mem ? bytes(r->growth, c[2], sizeof(c[2])) : "-",
 		 mem ? report_count(r->flt_s, c[3], sizeof(c[3])) : "-", tls ? hs : "-",
-		 tcp ? report_count(r->rst_s, c[5], sizeof(c[5])) : "-", mem ? c[6] : "-",
+		 tcp ? report_count(r->rst_s, c[5], sizeof(c[5])) : "-",
+		 net ? bytes((uint64_t)r->net_s, c[8], sizeof(c[8])) : "-", mem ? c[6] : "-",
 		 r->run >= 0 ? c[7] : "-");
 	pen_line(p, A_NONE, line);
 }

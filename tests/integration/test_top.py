@@ -312,7 +312,7 @@ def test_ctrl_c_restores_the_terminal(pane):
     # Columns of concerns not traced show "-".
     last = [ln.decode() for ln in visible_lines(frames(p.raw.read_bytes())[-1])]
     assert rows(last), last
-    for name in ("RSS", "GROWTH", "FLT/s", "HS/s", "RST/s", "OOM"):
+    for name in ("RSS", "GROWTH", "FLT/s", "HS/s", "RST/s", "NET/s", "OOM"):
         assert set(column(last, name)) == {"-"}, (name, last)
     assert all(re.match(r"^[0-9.]+$", c) for c in column(last, "CPU%")), last
 
