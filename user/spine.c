@@ -88,6 +88,16 @@ static void ensure_bpffs(void)
 int spine_preflight(const struct options *o, struct features *f)
 {
 	const char *btf = o->btf_path ? o->btf_path : "/sys/kernel/btf/vmlinux";
+	struct sigaction sa = { .sa_handler = on_signal };
+
+	/*
+	 * From the first step on: a SIGINT/SIGTERM while the programs load is
+	 * kept and acted on once they are attached (a complete, empty-ish
+	 * recording), not a death that skips the clean close.
+	 */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 
 	if (check_privileges())
 		return 1;
