@@ -270,7 +270,7 @@ static int cmd_record(struct options *o)
 	 * every program is attached: a failed start keeps an old recording and
 	 * leaves no header-only one behind.
 	 */
-	if (check_output(ro.path) || spine_preflight(o, &sp.feat))
+	if (spine_preflight(o, &sp.feat) || check_output(ro.path))
 		return 1;
 	spine_rec_header(&ro.h, o->concerns ? o->concerns : ~0u);
 	m = model_new(ro.h.start_mono_ns);
@@ -363,6 +363,9 @@ static int stream_cmd(struct options *o, const char *names, unsigned int what)
 	s.m = m;
 	s.interval_s = o->interval > 0 ? o->interval : 2;
 	m->concerns = o->concerns = concern_parse_list(names, bad, sizeof(bad));
+	/* The command's own concern (the last named): without it, nothing to stream. */
+	sp.essential = concern_parse_list(strrchr(names, ',') ? strrchr(names, ',') + 1 : names,
+					  bad, sizeof(bad));
 	model_listen(m, stream_event, &s);
 	if (what & SW_MEM_TABLE) {
 		sp.tick_cb = stream_mem_tick;

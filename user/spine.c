@@ -39,18 +39,40 @@ static bool has_cap(const struct __user_cap_data_struct d[2], int cap)
 	return d[cap / 32].effective & (1u << (cap % 32));
 }
 
-static int check_privileges(void)
+/* 0 and what we hold, or -errno. */
+static int read_caps(bool *sys_admin, bool *bpf_perfmon)
 {
 	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
 	struct __user_cap_data_struct d[2] = { 0 };
 
-	if (syscall(SYS_capget, &h, d)) {
-		log_err("cannot read capabilities: %s", strerror(errno));
+	if (syscall(SYS_capget, &h, d))
+		return -errno;
+	*sys_admin = has_cap(d, CAP_SYS_ADMIN);
+	*bpf_perfmon = has_cap(d, CAP_BPF) && has_cap(d, CAP_PERFMON);
+	return 0;
+}
+
+/*
+ * CAP_BPF+CAP_PERFMON load and attach the tracepoint, tp_btf and perf_event
+ * programs. Two things need CAP_SYS_ADMIN on top (measured on 6.18, see
+ * docs/reliability.md): perf_event_open of a uprobe (the tls concern: EACCES
+ * without it), and libbpf's walk over module BTF objects (BPF_BTF_GET_NEXT_ID),
+ * which it does for a CO-RE type vmlinux lacks (mem's pre-6.2 mm_rss_stat);
+ * spine_open_skel() avoids the latter, start_one() skips tls with a message.
+ */
+static int check_privileges(void)
+{
+	bool admin, bp;
+	int err = read_caps(&admin, &bp);
+
+	if (err) {
+		log_err("cannot read capabilities: %s", strerror(-err));
 		return 1;
 	}
-	if (has_cap(d, CAP_SYS_ADMIN) || (has_cap(d, CAP_BPF) && has_cap(d, CAP_PERFMON)))
+	if (admin || bp)
 		return 0;
-	log_err("needs root or CAP_BPF+CAP_PERFMON to load BPF programs: run it with sudo");
+	log_err("needs root to load BPF programs (or CAP_BPF+CAP_PERFMON, and CAP_SYS_ADMIN "
+		"for tls): run it with sudo");
 	return 1;
 }
 
@@ -244,6 +266,14 @@ void *spine_open_skel(struct spine *sp, struct percpu_sum *pcpu,
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = sp->o->btf_path);
 	void *skel;
 
+	/*
+	 * Naming the kernel BTF as a custom path keeps libbpf from walking module
+	 * BTF objects for a CO-RE type vmlinux lacks: that walk needs CAP_SYS_ADMIN
+	 * and our programs use no module types.
+	 */
+	if (!oo.btf_custom_path && sp->no_sys_admin)
+		oo.btf_custom_path = "/sys/kernel/btf/vmlinux";
+
 	*err = percpu_sum_init(pcpu);
 	if (*err)
 		return NULL;
@@ -400,22 +430,38 @@ static void follow_descendants(struct spine *sp)
 	}
 }
 
-static int start_one(struct spine *sp, struct spine_inst *in)
+/* For tests: SPIKETRACE_FAIL_ATTACH=tcp,mem fails those concerns' attach. */
+static bool fail_attach_for_test(const struct concern *c)
+{
+	const char *list = getenv("SPIKETRACE_FAIL_ATTACH");
+	char bad[32];
+
+	return list && *list && (concern_parse_list(list, bad, sizeof(bad)) & c->bit);
+}
+
+/* 0, or -errno with what failed in why. */
+static int start_one(struct spine *sp, struct spine_inst *in, char *why, size_t len)
 {
 	const struct concern *c = in->c;
 	struct bpf_object *obj;
 	struct bpf_map *ev;
 	int err;
 
+	if (sp->no_sys_admin && c == &concern_tls) {
+		snprintf(why, len,
+			 "tls: attaching uprobes needs CAP_SYS_ADMIN (this process has "
+			 "CAP_BPF+CAP_PERFMON only)");
+		return -EPERM;
+	}
 	err = c->open(sp, &in->priv);
 	if (err) {
-		log_err("%s: cannot open BPF object: %s", c->name, strerror(-err));
-		return 1;
+		snprintf(why, len, "%s: cannot open BPF object: %s", c->name, strerror(-err));
+		return err;
 	}
 	err = c->configure(sp, in->priv);
 	if (err) {
-		log_err("%s: cannot configure: %s", c->name, strerror(-err));
-		return 1;
+		snprintf(why, len, "%s: cannot configure: %s", c->name, strerror(-err));
+		return err;
 	}
 	obj = c->object(in->priv);
 	ev = bpf_object__find_map_by_name(obj, "events");
@@ -424,27 +470,28 @@ static int start_one(struct spine *sp, struct spine_inst *in)
 	share_maps(sp, obj);
 	err = c->load(in->priv);
 	if (err) {
-		log_err("%s: the kernel refused our BPF programs (%s); run with -vv for the "
-			"verifier log",
-			c->name, strerror(-err));
-		return 1;
+		snprintf(why, len,
+			 "%s: the kernel refused our BPF programs (%s); run with -vv for the "
+			 "verifier log",
+			 c->name, strerror(-err));
+		return err;
 	}
 	if (seed_followed(sp, obj))
 		log_warn("%s: cannot seed the -p filter", c->name);
-	err = c->attach(sp, in->priv);
+	err = fail_attach_for_test(c) ? -ENOENT : c->attach(sp, in->priv);
 	if (err) {
-		log_err("%s: cannot attach: %s", c->name, strerror(-err));
-		return 1;
+		snprintf(why, len, "%s: cannot attach: %s", c->name, strerror(-err));
+		return err;
 	}
 	if (!ev)
 		return 0;
 	if (!sp->rb)
 		sp->rb = ring_buffer__new(bpf_map__fd(ev), on_record, sp, NULL);
 	else if (ring_buffer__add(sp->rb, bpf_map__fd(ev), on_record, sp))
-		return 1;
+		sp->rb = NULL; /* freed below with the others by spine_stop */
 	if (!sp->rb) {
-		log_err("cannot create the ring buffer reader: %s", strerror(errno));
-		return 1;
+		snprintf(why, len, "cannot create the ring buffer reader: %s", strerror(errno));
+		return -EIO;
 	}
 	return 0;
 }
@@ -452,18 +499,25 @@ static int start_one(struct spine *sp, struct spine_inst *in)
 int spine_start(struct spine *sp, const struct options *o, struct model *m, struct rec_writer *rec)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
-	unsigned int want = o->concerns ? o->concerns : ~0u;
-	size_t i;
+	unsigned int want = o->concerns ? o->concerns : ~0u, failed = 0, all = 0;
+	bool admin = true, bp = true;
+	char why[SPINE_MAX_CONCERNS][320];
+	size_t i, nfailed = 0;
+	int err;
 
 	sp->asked = want;
-	for (i = 0; i < nconcerns; i++)
+	for (i = 0; i < nconcerns; i++) {
+		all |= concerns[i]->bit;
 		if (concerns[i]->bit & sp->asked)
 			want |= concerns[i]->needs;
+	}
 
 	sp->o = o;
 	sp->live = true;
 	sp->model = m;
 	sp->rec = rec;
+	if (!read_caps(&admin, &bp))
+		sp->no_sys_admin = !admin;
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
@@ -476,14 +530,42 @@ int spine_start(struct spine *sp, const struct options *o, struct model *m, stru
 	if (resolve_filter(sp, o))
 		return 1;
 	for (i = 0; i < nconcerns && sp->ninst < SPINE_MAX_CONCERNS; i++) {
+		struct spine_inst *in = &sp->inst[sp->ninst];
+
 		if (!(concerns[i]->bit & want))
 			continue;
-		sp->inst[sp->ninst].c = concerns[i];
-		if (start_one(sp, &sp->inst[sp->ninst++]))
+		in->c = concerns[i];
+		in->priv = NULL;
+		err = start_one(sp, in, why[nfailed], sizeof(why[0]));
+		if (!err) {
+			sp->ninst++;
+			sp->running |= concerns[i]->bit;
+			continue;
+		}
+		if (err == -EIO) { /* the reader, not the concern: nothing runs */
+			log_err("%s", why[nfailed]);
+			sp->ninst++;
 			return 1;
+		}
+		/*
+		 * One concern the kernel cannot give us (a tracepoint missing, a
+		 * privilege) must not cost the others: go on without it while a
+		 * concern that was asked for runs. Said once we know which.
+		 */
+		if (in->priv)
+			in->c->destroy(in->priv);
+		in->priv = NULL;
+		failed |= concerns[i]->bit;
+		nfailed++;
 	}
+	if (nfailed && (!(sp->asked & all & ~failed) || (sp->essential & failed))) {
+		log_err("%s", why[0]);
+		return 1;
+	}
+	for (i = 0; i < nfailed; i++)
+		log_warn("%s; the other concerns run without it", why[i]);
 	if (sp->rec_open_cb) {
-		sp->rec = sp->rec_open_cb(sp->rec_open_ctx, sp->asked);
+		sp->rec = sp->rec_open_cb(sp->rec_open_ctx, sp->asked & ~failed);
 		if (!sp->rec)
 			return 1;
 	}

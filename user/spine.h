@@ -69,12 +69,15 @@ struct spine {
 	spine_sink_cb sink_cb;
 	void *sink_ctx;
 	/*
-	 * record: called once every concern is attached, with the bits of the
-	 * concerns recorded; returns the recording to write (NULL: fail).
+	 * record: called once every concern that could start is attached, with
+	 * the bits of those that run; returns the recording to write (NULL: fail).
 	 * Opening it only then keeps a failed start from touching the file.
 	 */
 	struct rec_writer *(*rec_open_cb)(void *ctx, unsigned int running);
 	void *rec_open_ctx;
+	unsigned int running; /* concerns that started (bits) */
+	unsigned int essential; /* concerns without which the command fails (bits) */
+	bool no_sys_admin; /* CAP_BPF+CAP_PERFMON without CAP_SYS_ADMIN */
 };
 
 extern volatile sig_atomic_t st_exiting;
