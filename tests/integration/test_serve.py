@@ -43,7 +43,8 @@ CAP = 20  # MX_CAP in user/metrics.h: distinct causes, "other" aside
 COUNTERS = ("spiketrace_cause_cpu_seconds_total", "spiketrace_cause_page_faults_total",
             "spiketrace_oom_kills_total", "spiketrace_tls_handshakes_total",
             "spiketrace_tls_cpu_seconds_total", "spiketrace_tcp_resets_total",
-            "spiketrace_tcp_transitions_total", "spiketrace_lost_events_total")
+            "spiketrace_tcp_transitions_total", "spiketrace_lost_events_total",
+            "spiketrace_cause_net_bytes_total")
 
 
 def free_port(pair=False):
@@ -304,9 +305,13 @@ def run_oom_job(run_cronjob, prom):
     cgroup = f"st-it-serve-oom-{os.getpid()}"
     # test_mem's arguments: the tree outgrows its 256 MiB limit by one process.
     job = run_cronjob(["--cgroup", cgroup, "--mem-limit", 256, "--alloc-mb", 200, "--step-mb",
-                       16, "--step-ms", 50, "--hold-ms", 1500])
+                       16, "--step-ms", 50, "--hold-ms", 1500, "--download-mb", 64])
     assert len(job["oom_victims"]) == 1, job
     settle(prom)
+    # The job's download from its mirror, as a counter by direction.
+    rx = prom.scalar(f'spiketrace_cause_net_bytes_total{{cause="{cgroup}",direction="rx"}}')
+    assert rx is not None, prom.query("spiketrace_cause_net_bytes_total")
+    assert abs(rx - job["download_bytes"]) <= 0.02 * job["download_bytes"], (rx, job)
     res = prom.query(f'spiketrace_oom_kills_total{{memcg=~".*/{cgroup}"}}')
     assert len(res) == 1, res
     assert float(res[0]["value"][1]) == 1, res
