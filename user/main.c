@@ -35,7 +35,7 @@ static const char record_usage[] =
 	"      --flight SECS    flight recorder: keep the last SECS in memory; each time a\n"
 	"                       trigger fires, write SECS before and after into a new file\n"
 	"      --trigger EXPR   oom, cpu>PCT, handshakes>N, resets>N, exec=NAME (repeatable)\n"
-	"      --only LIST      comma list of concerns: proc,mem,tls,tcp,cpu\n"
+	"      --only LIST      comma list of concerns: proc,mem,tls,tcp,cpu,net\n"
 	"  -F, --freq HZ        CPU sampling rate (default 99)\n"
 	"  -p, --pid PID        only this process and its descendants\n"
 	"  -c, --cgroup PATH    only this cgroup and below (cgroup2 or v1 memory path)\n"
@@ -339,7 +339,45 @@ enum stream_what {
 	SW_TLS = 1 << 2, /* handshake lines */
 	SW_TCP = 1 << 3, /* transition, reset and close lines */
 	SW_CPU_TABLE = 1 << 4, /* the periodic per-job CPU table */
+	SW_NET_TABLE = 1 << 5, /* the periodic per-job network table */
 };
+
+/*
+ * Every streaming command: a line when events were lost since the last
+ * tick (ring buffer full, ...), so a reader of the stream knows it has gaps,
+ * then the command's own periodic table.
+ */
+struct stream_ticker {
+	struct stream *s;
+	spine_tick_cb table;
+	uint64_t lost_seen;
+};
+
+static void stream_tick(void *ctx, uint64_t now)
+{
+	struct stream_ticker *t = ctx;
+	const struct model *m = t->s->m;
+	uint64_t lost = m->lost_bpf + m->lost_decode + m->lost_user;
+
+	if (lost > t->lost_seen) {
+		if (t->s->json)
+			fprintf(t->s->out,
+				"{\"type\": \"lost\", \"time_s\": %.6f, \"lost_events\": %llu, "
+				"\"new\": %llu}\n",
+				model_time_s(m, now), (unsigned long long)lost,
+				(unsigned long long)(lost - t->lost_seen));
+		else
+			fprintf(t->s->out,
+				"%-9.3f LOST %llu events so far (+%llu): the ring buffer was full; "
+				"--ringbuf-kb raises it\n",
+				model_time_s(m, now), (unsigned long long)lost,
+				(unsigned long long)(lost - t->lost_seen));
+		fflush(t->s->out);
+		t->lost_seen = lost;
+	}
+	if (t->table)
+		t->table(t->s, now);
+}
 
 static int stream_cmd(struct options *o, const char *names, unsigned int what)
 {
@@ -348,6 +386,7 @@ static int stream_cmd(struct options *o, const char *names, unsigned int what)
 			    .procs = what & SW_PROCS,
 			    .tls = what & SW_TLS,
 			    .tcp = what & SW_TCP };
+	struct stream_ticker ticker = { 0 };
 	struct spine sp = { 0 };
 	struct model *m;
 	char bad[32];
@@ -367,14 +406,15 @@ static int stream_cmd(struct options *o, const char *names, unsigned int what)
 	sp.essential = concern_parse_list(strrchr(names, ',') ? strrchr(names, ',') + 1 : names,
 					  bad, sizeof(bad));
 	model_listen(m, stream_event, &s);
-	if (what & SW_MEM_TABLE) {
-		sp.tick_cb = stream_mem_tick;
-		sp.tick_ctx = &s;
-	}
-	if (what & SW_CPU_TABLE) {
-		sp.tick_cb = stream_cpu_tick;
-		sp.tick_ctx = &s;
-	}
+	ticker.s = &s;
+	if (what & SW_MEM_TABLE)
+		ticker.table = stream_mem_tick;
+	if (what & SW_CPU_TABLE)
+		ticker.table = stream_cpu_tick;
+	if (what & SW_NET_TABLE)
+		ticker.table = stream_net_tick;
+	sp.tick_cb = stream_tick;
+	sp.tick_ctx = &ticker;
 	rc = trace(&sp, o, m, NULL, "");
 	stream_free(&s);
 	model_free(m);
@@ -523,6 +563,26 @@ static int cmd_cpu(struct options *o)
 	return stream_cmd(o, "proc,cpu", SW_CPU_TABLE);
 }
 
+static const char net_usage[] =
+	"Usage: spiketrace net [--json] [-i SECS] [-d SECS] [-p PID] [-c CGROUP]\n"
+	"A per-job table of network volume, TCP and UDP: bytes received and sent per\n"
+	"second over the last interval and since the start, busiest first\n"
+	"(docs/net.md). record + report give it per process, over time and per peer.\n"
+	"\n"
+	"  --json         one JSON object per job and interval, type net\n"
+	"  -i SECS        table period (default 2)\n"
+	"  -d SECS        stop after SECS\n"
+	"  -p PID, -c CGROUP  only that process tree / cgroup\n"
+	"\n"
+	"Examples:\n"
+	"  spiketrace net -i 1\n"
+	"  spiketrace net --json -d 60 | jq -c 'select(.rx_bytes_per_s > 1e7)'\n";
+
+static int cmd_net(struct options *o)
+{
+	return stream_cmd(o, "proc,net", SW_NET_TABLE);
+}
+
 static const struct cmd cmds[] = {
 	{ "record", OPT_TRACING | OPT_OUTPUT | OPT_ONLY | OPT_FREQ | OPT_PORTS | OPT_FLIGHT,
 	  cmd_record, "record every concern into a file", record_usage },
@@ -538,6 +598,8 @@ static const struct cmd cmds[] = {
 	  "stream TCP transitions, resets (idle time) and closes", tcp_usage },
 	{ "cpu", OPT_TRACING | OPT_JSON | OPT_INTERVAL | OPT_FREQ, cmd_cpu,
 	  "stream a per-job CPU, concurrency and run-delay table", cpu_usage },
+	{ "net", OPT_TRACING | OPT_JSON | OPT_INTERVAL, cmd_net,
+	  "stream a per-job table of bytes received and sent", net_usage },
 	{ "top", OPT_TRACING | OPT_INTERVAL | OPT_ONLY | OPT_FREQ, top_main,
 	  "live ranked causes, refreshing in place", top_usage },
 	{ "serve", OPT_TRACING | OPT_LISTEN | OPT_ONLY | OPT_FREQ, serve_main,

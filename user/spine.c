@@ -439,6 +439,30 @@ static bool fail_attach_for_test(const struct concern *c)
 	return list && *list && (concern_parse_list(list, bad, sizeof(bad)) & c->bit);
 }
 
+/*
+ * For tests: SPIKETRACE_MAP_ENTRIES=stacks=16,events=4096 shrinks (or grows)
+ * the named maps of every object that has them, to make "map full" happen.
+ */
+static void map_sizes_for_test(struct bpf_object *obj)
+{
+	const char *env = getenv("SPIKETRACE_MAP_ENTRIES");
+	char buf[256], *save = NULL, *item, *eq;
+	struct bpf_map *m;
+	uint64_t n;
+
+	if (!env || st_strlcpy(buf, env, sizeof(buf)) >= sizeof(buf))
+		return;
+	for (item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+		eq = strchr(item, '=');
+		if (!eq)
+			continue;
+		*eq = '\0';
+		m = bpf_object__find_map_by_name(obj, item);
+		if (m && !st_parse_u64(eq + 1, 1, 1u << 24, &n))
+			bpf_map__set_max_entries(m, n);
+	}
+}
+
 /* 0, or -errno with what failed in why. */
 static int start_one(struct spine *sp, struct spine_inst *in, char *why, size_t len)
 {
@@ -467,6 +491,7 @@ static int start_one(struct spine *sp, struct spine_inst *in, char *why, size_t 
 	ev = bpf_object__find_map_by_name(obj, "events");
 	if (ev && sp->o->ringbuf_kb)
 		bpf_map__set_max_entries(ev, sp->o->ringbuf_kb * 1024);
+	map_sizes_for_test(obj);
 	share_maps(sp, obj);
 	err = c->load(in->priv);
 	if (err) {
