@@ -266,6 +266,45 @@ def memory_kib(pid):
     return out
 
 
+TRACER_COMMS = {"spiketrace", "bpftrace", "execsnoop", "tcpstates", "tcplife", "opensnoop",
+                "perf", "sslsniff", "bpftool"}
+
+
+def foreign_tracers():
+    """"comm[pid]" of tracers running that we did not start."""
+    mine = {p.pid for p in _live}
+    out = []
+    for d in os.listdir("/proc"):
+        if not d.isdigit() or int(d) in mine or int(d) == os.getpid():
+            continue
+        try:
+            with open(f"/proc/{d}/comm") as f:
+                comm = f.read().strip()
+        except OSError:
+            continue
+        if comm in TRACER_COMMS:
+            out.append(f"{comm}[{d}]")
+    return out
+
+
+_foreign_waited = [0.0]
+
+
+def wait_no_foreign_tracers(max_s, budget_s):
+    """Waits up to max_s (and up to budget_s over the whole run) for the other
+    tracers to go; returns those left."""
+    t0 = time.monotonic()
+    deadline = t0 + min(max_s, max(0.0, budget_s - _foreign_waited[0]))
+    try:
+        while True:
+            left = foreign_tracers()
+            if not left or time.monotonic() >= deadline:
+                return left
+            time.sleep(0.2)
+    finally:
+        _foreign_waited[0] += time.monotonic() - t0
+
+
 def summary(values):
     """median, spread (min-max and the interquartile range) of a sample list."""
     vals = [v for v in values if v is not None]

@@ -40,6 +40,10 @@ BT_DIR = ROOT / "bench" / "bt"
 BPFTRACE = "/usr/bin/bpftrace"
 LIBBPF_TOOLS = Path("/usr/sbin")
 READY_TIMEOUT_S = 60  # bpftrace compiles its script first: seconds on a busy box
+# Another session's tracer attached while we measure makes "untraced" traced:
+# wait (bounded: per run, and in all) for it to go, and say in the results
+# when it did not. The quick mode does not wait.
+FOREIGN_WAIT_S = {"quick": (0, 0), "full": (10, 180)}
 STOP_TIMEOUT_S = 120
 
 SIZES = {
@@ -57,10 +61,15 @@ class Tracer:
     """One way of tracing a workload: argv (given the run's temp dir), the
     line that says it is attached, and where that line goes."""
 
-    def __init__(self, key, label, argv=None, ready=None, stream="out", reason=None):
+    def __init__(self, key, label, argv=None, ready=None, stream="out", reason=None,
+                 sigstop=False):
         self.key, self.label = key, label
         self.argv, self.ready, self.stream = argv, ready, stream
         self.reason = reason  # why it cannot run (set up front, or at its first failure)
+        # Diagnostic: the agent is SIGSTOPped while the workload runs, so what
+        # is left is the cost of the BPF programs in the traced tasks alone
+        # (no consumer: no wakeups, no agent CPU competing for the cores).
+        self.sigstop = sigstop
 
     def start(self, tmp):
         p = H.Proc(self.argv(tmp), f"{tmp}/{self.key}.out", f"{tmp}/{self.key}.err")
@@ -72,13 +81,13 @@ class Tracer:
         return p
 
 
-def spiketrace(only):
+def spiketrace(only, sigstop=False):
     return Tracer(
-        f"spiketrace-{only or 'all'}".replace(",", "+"),
-        f"spiketrace {only or '(all)'}",
+        f"spiketrace-{only or 'all'}{'-stopped' if sigstop else ''}".replace(",", "+"),
+        f"spiketrace {only or '(all)'}{', agent stopped' if sigstop else ''}",
         lambda tmp: [ST, "record", *(["--only", only] if only else []), "-d", "900",
                      "-o", f"{tmp}/st.rec"],
-        r"^spiketrace: tracing ", "err")
+        r"^spiketrace: tracing ", "err", sigstop=sigstop)
 
 
 def bpftrace(script):
@@ -224,10 +233,11 @@ class Row:
     """A workload row: what it measures, how, against which tracers."""
 
     def __init__(self, rid, what, unit, higher, run, count, tracers, goal, events,
-                 prepare=None):
+                 prepare=None, diag=()):
         self.id, self.what, self.unit, self.higher = rid, what, unit, higher
         self.run, self.count, self.prepare = run, count, prepare
         self.tracers = tracers  # the first is spiketrace's configuration
+        self.diag = list(diag)  # --diagnose: variants that split spiketrace's cost
         self.goal = goal  # (comparison, limit) on the ratio to untraced
         self.events = events  # what P6 counts for this workload
 
@@ -239,13 +249,17 @@ ROWS = [
     Row("P1", "nginx TLS full handshakes on loopback", "handshakes/s", True, tls_run, tls_count,
         [spiketrace("tls,cpu"), bpftrace("tls_handshake.bt"),
          unavailable("sslsniff", "libbpf-tools sslsniff --handshake", SSLSNIFF_REASON)],
-        (">=", 0.98), "handshakes", prepare=tls_prepare),
+        (">=", 0.98), "handshakes", prepare=tls_prepare,
+        diag=[spiketrace("tls"), spiketrace("tls,cpu", sigstop=True)]),
     Row("P2", "page-fault storm, warm memory", "s", False, fault_run, fault_count,
-        [spiketrace("mem"), bpftrace("page_faults.bt")], ("<=", 1.03), "page faults"),
+        [spiketrace("mem"), bpftrace("page_faults.bt")], ("<=", 1.03), "page faults",
+        diag=[spiketrace("mem", sigstop=True)]),
     Row("P3", "fork+exec storm of /bin/true", "s", False, fork_run, fork_count,
-        [spiketrace("proc"), libbpf_tool("execsnoop", "PCOMM")], ("<=", 1.05), "execs"),
+        [spiketrace("proc"), libbpf_tool("execsnoop", "PCOMM")], ("<=", 1.05), "execs",
+        diag=[spiketrace("proc", sigstop=True)]),
     Row("P4", "short TCP connections on loopback", "s", False, conn_run, conn_count,
-        [spiketrace("tcp"), libbpf_tool("tcpstates", "SKADDR")], ("<=", 1.05), "connections"),
+        [spiketrace("tcp"), libbpf_tool("tcpstates", "SKADDR")], ("<=", 1.05), "connections",
+        diag=[spiketrace("tcp", sigstop=True)]),
 ]
 
 # P5 idle: spiketrace with every concern, and each peer alone.
@@ -263,19 +277,27 @@ def row_size(row, sz):
 def one_sample(row, tracer, sz, log):
     """One run of the row's workload, untraced (tracer None) or traced."""
     tmp = H.tempdir()
+    s = {"foreign_tracers": H.wait_no_foreign_tracers(*sz["foreign_wait"])}
     prep = row.prepare(sz, tmp) if row.prepare else None
     p = None
     try:
-        s = {}
         if tracer:
             p = tracer.start(tmp)
             s["startup_s"] = p.ready_s
             c0 = H.cpu_s(p.pid)
+            if tracer.sigstop:
+                os.kill(p.pid, signal.SIGSTOP)
         t0 = time.monotonic()
-        value, gen = row.run(sz, prep)
+        try:
+            value, gen = row.run(sz, prep)
+        finally:
+            if p and tracer.sigstop:
+                os.kill(p.pid, signal.SIGCONT)
         wall = time.monotonic() - t0
         s["value"], s["gen"] = value, gen
-        if tracer:
+        if tracer and tracer.sigstop:
+            p.stop(STOP_TIMEOUT_S)
+        elif tracer:
             c1 = H.cpu_s(p.pid)
             s["agent_cpu_pct"] = 100 * (c1 - c0) / wall if None not in (c0, c1) else None
             s["agent_hwm_kib"] = H.status_kib(p.pid, "VmHWM")
@@ -285,10 +307,12 @@ def one_sample(row, tracer, sz, log):
             counted, generated, lost = row.count(tracer, p, gen, tmp)
             s.update(counted=counted, generated=generated, lost_events=lost,
                      rate=generated / wall if wall else None)
-        log(f"  {row.id} {tracer.label if tracer else 'untraced':32} "
+        log(f"  {row.id} {tracer.label if tracer else 'untraced':40} "
             f"{fmt_value(value, row.unit)}"
             + (f"  agent {s['agent_cpu_pct']:.1f} % cpu, start {1000 * s['startup_s']:.0f} ms,"
-               f" counted {s['counted']}/{s['generated']}" if tracer else ""))
+               f" counted {s['counted']}/{s['generated']}" if tracer and not tracer.sigstop
+               else "")
+            + (f"  (beside {', '.join(s['foreign_tracers'])})" if s["foreign_tracers"] else ""))
         return s
     finally:
         if p:
@@ -298,10 +322,11 @@ def one_sample(row, tracer, sz, log):
         H.cleanup_dir(tmp)
 
 
-def run_row(row, sz, log):
+def run_row(row, sz, log, diagnose=False):
     """reps rounds of (untraced, spiketrace, peers...), the order rotated
     each round so no variant always runs first or after the same one."""
-    variants = [None] + [t for t in row.tracers if not t.reason]
+    variants = [None] + [t for t in row.tracers + (row.diag if diagnose else [])
+                         if not t.reason]
     samples = {id(v): [] for v in variants}
     for rep in range(sz["reps"]):
         k = rep % len(variants)
@@ -395,9 +420,11 @@ def workload_lines(row, sz, variants, samples):
     out = []
     what = f"{row.what} ({row_size(row, sz)})"
     base = samples[id(None)]
-    out.append(line(row.id, what, "untraced", row.unit, H.summary([s["value"] for _, s in base])))
+    beside = sum(1 for _, x in base if x["foreign_tracers"])
+    out.append(line(row.id, what, "untraced", row.unit, H.summary([s["value"] for _, s in base]),
+                    note=f"{beside} run(s) beside another session's tracer" if beside else ""))
     st_stat = None
-    for t in row.tracers:
+    for t in row.tracers + [d for d in row.diag if samples.get(id(d))]:
         if t.reason and not samples.get(id(t)):
             out.append(line(row.id, what, t.label, row.unit, error=t.reason))
             continue
@@ -405,14 +432,19 @@ def workload_lines(row, sz, variants, samples):
         r = H.summary(paired_ratios(base, samples[id(t)]))
         is_st = t is row.tracers[0]
         ratio = r["median"] if r else None
-        note = f"ratio spread {r['min']:.3f}-{r['max']:.3f}" if r and r["n"] > 1 else ""
+        notes = ["diagnostic"] if t in row.diag else []
+        if r and r["n"] > 1:
+            notes.append(f"ratio spread {r['min']:.3f}-{r['max']:.3f}")
         if is_st:
             st_stat = stat
-        elif st_stat and stat:
-            note = (note + "; " if note else "") + \
-                f"spiketrace/peer {st_stat['median'] / stat['median']:.3f}"
+        elif st_stat and stat and t not in row.diag:
+            notes.append(f"spiketrace/peer {st_stat['median'] / stat['median']:.3f}")
         if t.reason:
-            note = (note + "; " if note else "") + t.reason
+            notes.append(t.reason)
+        beside = sum(1 for _, x in samples[id(t)] if x["foreign_tracers"])
+        if beside:
+            notes.append(f"{beside} run(s) beside another session's tracer")
+        note = "; ".join(notes)
         out.append(line(row.id, what, t.label, row.unit, stat, ratio,
                         row.goal if is_st else None,
                         verdict(ratio, row.goal) if is_st else None, note))
@@ -569,6 +601,9 @@ def main():
                     help="comma list of rows (P5 idle and P6 use what P1-P4 ran)")
     ap.add_argument("--reps", type=int, help="repetitions per variant (default 5, quick 1)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary files")
+    ap.add_argument("--diagnose", action="store_true",
+                    help="also run the variants that split spiketrace's cost (P1 tls alone; "
+                    "each row with the agent stopped: the BPF programs' cost alone)")
     a = ap.parse_args()
     want = set(a.rows.upper().split(","))
     bad = want - {"P1", "P2", "P3", "P4", "P5", "P6"}
@@ -586,6 +621,7 @@ def main():
     sz = dict(SIZES[mode])
     if a.reps:
         sz["reps"] = a.reps
+    sz["foreign_wait"] = FOREIGN_WAIT_S[mode]
     signal.signal(signal.SIGTERM, H.on_terminate)
     signal.signal(signal.SIGHUP, H.on_terminate)
     H.KEEP = a.keep
@@ -594,7 +630,7 @@ def main():
         print(msg, file=sys.stderr, flush=True)
 
     t_start = time.time()
-    meta = {"mode": mode, "sizes": sz, "started_unix_s": round(t_start),
+    meta = {"mode": mode, "sizes": sz, "diagnose": a.diagnose, "started_unix_s": round(t_start),
             "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(t_start)),
             "loadavg_start": H.loadavg(), "machine": machine()}
     rows_done, idle, lines = [], [], []
@@ -603,7 +639,7 @@ def main():
             if row.id not in want:
                 continue
             log(f"{row.id}: {row.what}, {sz['reps']} repetition(s)")
-            variants, samples = run_row(row, sz, log)
+            variants, samples = run_row(row, sz, log, a.diagnose)
             rows_done.append((row, variants, samples))
             lines += workload_lines(row, sz, variants, samples)
         if "P5" in want:
