@@ -21,6 +21,7 @@ struct stream {
 	uint64_t last_table;
 	struct hmap prev_faults; /* job -> page faults at the last table */
 	struct hmap prev_cpu; /* job -> CPU microseconds + 1 at the last table */
+	struct hmap prev_net; /* job -> struct net_prev: its bytes at the last table */
 };
 
 /* A model listener (model_listen(m, stream_event, &stream)). */
@@ -34,6 +35,8 @@ void stream_mem_tick(void *ctx, uint64_t now);
 bool stream_table_due(struct stream *s, uint64_t now, double *elapsed);
 /* A spine tick callback: the periodic per-job CPU table (user/stream_cpu.c). */
 void stream_cpu_tick(void *ctx, uint64_t now);
+/* A spine tick callback: the periodic per-job network table (user/stream_net.c). */
+void stream_net_tick(void *ctx, uint64_t now);
 void stream_free(struct stream *s);
 /* Writes the lineage comms of p, root first, joined by sep. */
 void stream_lineage(FILE *out, struct model *m, struct proc *p, const char *sep);

@@ -151,3 +151,34 @@ def test_features_say_which_source(run_spiketrace, monkeypatch):
     r = run_spiketrace(["features"], env={**os.environ, "SPIKETRACE_NET_FALLBACK": "1"})
     line = [x for x in r.stdout.splitlines() if x.startswith("net ")]
     assert line and "bytes=tcp_counters(probe=tp_btf state=tp_btf) forced tcp-only" in line[0]
+
+
+def test_net_streams_the_job(start_spiketrace):
+    """`spiketrace net --json`: the client's job appears with what it moved."""
+    tag = os.getpid()
+    cg2 = str(cgroup2_root())
+    cli_cg, srv_cg = f"{cg2}/st-net-scli-{tag}", f"{cg2}/st-net-ssrv-{tag}"
+    port = 18000 + tag % 1000
+    st = start_spiketrace(["net", "--json", "-i", "1"])
+    srv = start_server(port, srv_cg)
+    try:
+        cli = subprocess.Popen([str(PUMP), "client", "--port", str(port), "--down", str(DOWN),
+                                "--up", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True, preexec_fn=enter(cli_cg))
+        client = finish(cli)
+        finish(srv)
+    finally:
+        if srv.poll() is None:
+            srv.kill()
+            srv.wait()
+    time.sleep(2.5)  # a table after the last bytes
+    st.send_signal(signal.SIGINT)
+    res = st.finish(30)
+    assert res.returncode == 0, res
+    for cg in (cli_cg, srv_cg):
+        rmdir_retry(cg)
+    rows = [json.loads(x) for x in res.stdout.splitlines() if x.startswith("{")]
+    mine = [r for r in rows if r["type"] == "net" and r["cgroup"] == cli_cg[len(cg2):]]
+    assert mine, rows[-10:]
+    assert near(mine[-1]["net_rx_bytes"], client["rx_bytes"]), (mine[-1], client)
+    assert sum(r["rx_bytes_per_s"] for r in mine) > 0
