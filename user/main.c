@@ -342,6 +342,43 @@ enum stream_what {
 	SW_NET_TABLE = 1 << 5, /* the periodic per-job network table */
 };
 
+/*
+ * Every streaming command: a line when events were lost since the last
+ * tick (ring buffer full, ...), so a reader of the stream knows it has gaps,
+ * then the command's own periodic table.
+ */
+struct stream_ticker {
+	struct stream *s;
+	spine_tick_cb table;
+	uint64_t lost_seen;
+};
+
+static void stream_tick(void *ctx, uint64_t now)
+{
+	struct stream_ticker *t = ctx;
+	const struct model *m = t->s->m;
+	uint64_t lost = m->lost_bpf + m->lost_decode + m->lost_user;
+
+	if (lost > t->lost_seen) {
+		if (t->s->json)
+			fprintf(t->s->out,
+				"{\"type\": \"lost\", \"time_s\": %.6f, \"lost_events\": %llu, "
+				"\"new\": %llu}\n",
+				model_time_s(m, now), (unsigned long long)lost,
+				(unsigned long long)(lost - t->lost_seen));
+		else
+			fprintf(t->s->out,
+				"%-9.3f LOST %llu events so far (+%llu): the ring buffer was full; "
+				"--ringbuf-kb raises it\n",
+				model_time_s(m, now), (unsigned long long)lost,
+				(unsigned long long)(lost - t->lost_seen));
+		fflush(t->s->out);
+		t->lost_seen = lost;
+	}
+	if (t->table)
+		t->table(t->s, now);
+}
+
 static int stream_cmd(struct options *o, const char *names, unsigned int what)
 {
 	struct stream s = { .out = stdout,
@@ -349,6 +386,7 @@ static int stream_cmd(struct options *o, const char *names, unsigned int what)
 			    .procs = what & SW_PROCS,
 			    .tls = what & SW_TLS,
 			    .tcp = what & SW_TCP };
+	struct stream_ticker ticker = { 0 };
 	struct spine sp = { 0 };
 	struct model *m;
 	char bad[32];
@@ -368,18 +406,15 @@ static int stream_cmd(struct options *o, const char *names, unsigned int what)
 	sp.essential = concern_parse_list(strrchr(names, ',') ? strrchr(names, ',') + 1 : names,
 					  bad, sizeof(bad));
 	model_listen(m, stream_event, &s);
-	if (what & SW_MEM_TABLE) {
-		sp.tick_cb = stream_mem_tick;
-		sp.tick_ctx = &s;
-	}
-	if (what & SW_CPU_TABLE) {
-		sp.tick_cb = stream_cpu_tick;
-		sp.tick_ctx = &s;
-	}
-	if (what & SW_NET_TABLE) {
-		sp.tick_cb = stream_net_tick;
-		sp.tick_ctx = &s;
-	}
+	ticker.s = &s;
+	if (what & SW_MEM_TABLE)
+		ticker.table = stream_mem_tick;
+	if (what & SW_CPU_TABLE)
+		ticker.table = stream_cpu_tick;
+	if (what & SW_NET_TABLE)
+		ticker.table = stream_net_tick;
+	sp.tick_cb = stream_tick;
+	sp.tick_ctx = &ticker;
 	rc = trace(&sp, o, m, NULL, "");
 	stream_free(&s);
 	model_free(m);
