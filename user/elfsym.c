@@ -107,17 +107,23 @@ static int load_verdefs(Elf *elf, Elf_Scn *scn, struct vername **out, size_t *no
 	Elf_Data *d = elf_getdata(scn, NULL);
 	struct vername *v;
 	GElf_Shdr sh;
-	size_t i, n = 0, off = 0;
+	size_t i, n = 0, off = 0, cap;
 
 	*out = NULL;
 	*nout = 0;
 	if (!d || !gelf_getshdr(scn, &sh))
 		return 0;
-	/* sh_info is the number of entries. */
-	v = calloc(sh.sh_info ? sh.sh_info : 1, sizeof(*v));
+	/*
+	 * sh_info is the number of entries, but it is the file's word: a
+	 * corrupt one asked for 64 GiB. No more entries than fit in the data.
+	 */
+	cap = d->d_size / sizeof(GElf_Verdef);
+	if (cap > sh.sh_info)
+		cap = sh.sh_info;
+	v = calloc(cap ? cap : 1, sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	for (i = 0; i < sh.sh_info && off < d->d_size; i++) {
+	for (i = 0; i < cap && off < d->d_size; i++) {
 		GElf_Verdef vd;
 		GElf_Verdaux va;
 
