@@ -109,17 +109,26 @@ struct scan {
 	struct hmap netns; /* netns -> a pid in it */
 };
 
-static void scan_pid(struct scan *sc, int procfd, const char *pid)
+static void scan_pid(struct scan *sc, int procfd, const char *name)
 {
-	int pfd = openat(procfd, pid, O_RDONLY | O_DIRECTORY);
-	uint64_t ns, ino;
+	uint64_t ns, ino, pid;
 	struct dirent *d;
 	DIR *fds;
-	int fdd;
+	int pfd, fdd;
 
+	/*
+	 * pid and netns share one word in the inodes map (pid << 32 | ns): a
+	 * pid or an ns inode above 32 bits (never from a real /proc) would
+	 * spill into the other and name the wrong owner.
+	 */
+	if (st_parse_u64(name, 1, UINT32_MAX, &pid))
+		return;
+	pfd = openat(procfd, name, O_RDONLY | O_DIRECTORY);
 	if (pfd < 0)
 		return;
 	ns = link_num(pfd, "ns/net", "net");
+	if (ns > UINT32_MAX)
+		ns = 0;
 	fdd = ns ? openat(pfd, "fd", O_RDONLY | O_DIRECTORY) : -1;
 	fds = fdd >= 0 ? fdopendir(fdd) : NULL;
 	if (!fds) {
@@ -132,9 +141,9 @@ static void scan_pid(struct scan *sc, int procfd, const char *pid)
 		ino = d->d_name[0] != '.' ? link_num(fdd, d->d_name, "socket") : 0;
 		if (!ino || hmap_get(&sc->inodes, ino))
 			continue;
-		hmap_put(&sc->inodes, ino, (void *)(uintptr_t)(strtoull(pid, NULL, 10) << 32 | ns));
+		hmap_put(&sc->inodes, ino, (void *)(uintptr_t)(pid << 32 | ns));
 		if (!hmap_get(&sc->netns, ns))
-			hmap_put(&sc->netns, ns, (void *)(uintptr_t)strtoull(pid, NULL, 10));
+			hmap_put(&sc->netns, ns, (void *)(uintptr_t)pid);
 	}
 	closedir(fds);
 	close(pfd);

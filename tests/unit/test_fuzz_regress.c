@@ -19,10 +19,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "elfsym.h"
+#include "procnet.h"
 
 struct tdir {
 	char dir[64];
@@ -177,10 +179,109 @@ static void test_elf_verdef_count_from_file(void **state)
 	}
 }
 
+static void mkpath(const char *dir, const char *rel)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/%s", dir, rel);
+	assert_int_equal(mkdir(p, 0755), 0);
+}
+
+static void lnpath(const char *dir, const char *rel, const char *target)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/%s", dir, rel);
+	assert_int_equal(symlink(target, p), 0);
+}
+
+static void putpath(const char *dir, const char *rel, const char *s)
+{
+	char p[PATH_MAX];
+	FILE *f;
+
+	snprintf(p, sizeof(p), "%s/%s", dir, rel);
+	f = fopen(p, "w");
+	assert_non_null(f);
+	assert_true(fputs(s, f) >= 0);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* A process dir holding socket inode sock in netns link ns ("net:[N]"). */
+static void sock_proc(const char *dir, const char *pid, const char *ns, const char *sock,
+		      const char *tcp)
+{
+	char rel[128];
+
+	mkpath(dir, pid);
+	snprintf(rel, sizeof(rel), "%s/ns", pid);
+	mkpath(dir, rel);
+	snprintf(rel, sizeof(rel), "%s/ns/net", pid);
+	lnpath(dir, rel, ns);
+	snprintf(rel, sizeof(rel), "%s/fd", pid);
+	mkpath(dir, rel);
+	snprintf(rel, sizeof(rel), "%s/fd/3", pid);
+	lnpath(dir, rel, sock);
+	snprintf(rel, sizeof(rel), "%s/net", pid);
+	mkpath(dir, rel);
+	snprintf(rel, sizeof(rel), "%s/net/tcp", pid);
+	putpath(dir, rel, tcp);
+	snprintf(rel, sizeof(rel), "%s/comm", pid);
+	putpath(dir, rel, "srv\n");
+}
+
+struct seen {
+	int n;
+	uint32_t pid[8];
+	uint32_t ns[8];
+};
+
+static int seen_cb(void *ctx, const struct procnet_sock *s)
+{
+	struct seen *v = ctx;
+
+	if (v->n < 8) {
+		v->pid[v->n] = s->pid;
+		v->ns[v->n] = s->netns;
+	}
+	v->n++;
+	return 0;
+}
+
+#define TCP_LINE(inode)                                                                      \
+	"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid " \
+	" timeout inode\n   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 "            \
+	"00:00000000 00000000     0        0 " inode " 1 0000000000000000 100 0 0 10 0\n"
+
+/*
+ * fuzz_procnet: scan_pid() packed pid << 32 | netns into one word without
+ * bounding either, so a netns link "net:[6026531840]" (above 32 bits)
+ * spilled into the pid: the socket of 4242 was reported as 4243's. A pid
+ * directory above 32 bits lost its top bits the same way. Neither comes
+ * from a real /proc; both processes are now skipped, and a well-formed
+ * neighbour is still reported as itself.
+ */
+static void test_procnet_owner_word_overflow(void **state)
+{
+	struct tdir *t = *state;
+	struct seen v = { 0 };
+	int rc;
+
+	sock_proc(t->dir, "4242", "net:[6026531840]", "socket:[31337]", TCP_LINE("31337"));
+	sock_proc(t->dir, "99999999999", "net:[4026531840]", "socket:[31338]", TCP_LINE("31338"));
+	sock_proc(t->dir, "77", "net:[4026531841]", "socket:[31339]", TCP_LINE("31339"));
+	rc = procnet_scan(t->dir, seen_cb, &v);
+	assert_int_equal(rc, 1);
+	assert_int_equal(v.n, 1);
+	assert_int_equal(v.pid[0], 77);
+	assert_int_equal(v.ns[0], 4026531841u);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_elf_verdef_count_from_file, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_procnet_owner_word_overflow, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
