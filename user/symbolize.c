@@ -628,7 +628,9 @@ static void kallsyms_load(struct symbolizer *s)
 		return;
 	}
 	s->krestricted = !nonzero;
-	qsort(s->ksyms, s->nksyms, sizeof(*s->ksyms), ksym_cmp);
+	/* No text symbols at all (ksyms still NULL): qsort must not see a NULL base. */
+	if (s->nksyms)
+		qsort(s->ksyms, s->nksyms, sizeof(*s->ksyms), ksym_cmp);
 	for (i = 0; i < s->nksyms; i++) {
 		struct kmod *m = s->ksyms[i].mod ? &s->kmods[s->ksyms[i].mod - 1] : NULL;
 
