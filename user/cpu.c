@@ -21,6 +21,7 @@
 #include "cpu.skel.h"
 #include "cpumodel.h"
 #include "log.h"
+#include "mapread.h"
 #include "procfs.h"
 #include "sampler.h"
 #include "spine.h"
@@ -67,6 +68,7 @@ struct cpu_priv {
 	uint64_t last_samples, last_idle, last_lost;
 	uint64_t ips[CPU_MAX_DEPTH];
 	struct cpu_stack_rec *srec; /* scratch, CPU_STACK_REC_MAX bytes */
+	struct map_reader samples; /* cpu_samples, read whole each tick */
 	char variant[160];
 };
 
@@ -174,6 +176,7 @@ static void cpu_destroy(void *priv)
 	hmap_free(&p->sampled);
 	sym_free(p->sym);
 	free(p->srec);
+	map_reader_free(&p->samples);
 	cpu_bpf__destroy(p->skel);
 	percpu_sum_free(&p->pcpu);
 	free(p);
@@ -412,10 +415,9 @@ static uint64_t cnt_sum(struct cpu_priv *p, uint32_t i)
 
 static void tick_samples(struct spine *sp, struct cpu_priv *p, uint64_t now)
 {
-	struct bpf_map *m = p->skel->maps.cpu_samples;
 	struct cpu_samples_rec *r;
-	struct cpu_key k, next, *prevk = NULL;
-	uint64_t v, d, lost, samples = cnt_sum(p, CPU_CNT_SAMPLES), idle = cnt_sum(p, CPU_CNT_IDLE);
+	uint64_t d, lost, samples = cnt_sum(p, CPU_CNT_SAMPLES), idle = cnt_sum(p, CPU_CNT_IDLE);
+	size_t i;
 
 	r = malloc(sizeof(*r) + CPU_SAMPLES_MAX * sizeof(r->e[0]));
 	if (!r)
@@ -429,17 +431,17 @@ static void tick_samples(struct spine *sp, struct cpu_priv *p, uint64_t now)
 	lost = cnt_sum(p, CPU_CNT_COLLISION) + cnt_sum(p, CPU_CNT_STACKS_FULL);
 	r->lost_stacks = lost - p->last_lost;
 	p->last_lost = lost;
-	while (!bpf_map__get_next_key(m, prevk, &next, sizeof(next))) {
-		k = next;
-		prevk = &k;
-		if (bpf_map__lookup_elem(m, &k, sizeof(k), &v, sizeof(v), 0))
-			continue;
-		d = delta_of(p, &k, v);
+	if (map_read(&p->samples, p->skel->maps.cpu_samples))
+		log_dbg("cpu: reading the samples map: %zu entries read", p->samples.n);
+	for (i = 0; i < p->samples.n; i++) {
+		const struct cpu_key *k = (const struct cpu_key *)p->samples.keys + i;
+
+		d = delta_of(p, k, ((const uint64_t *)p->samples.vals)[i]);
 		if (!d)
 			continue;
-		hmap_put(&p->sampled, k.tgid, (void *)(uintptr_t)(p->ticks + 1));
+		hmap_put(&p->sampled, k->tgid, (void *)(uintptr_t)(p->ticks + 1));
 		r->e[r->n++] = (struct cpu_sample_ent){
-			.pid = k.tgid, .tag = k.tag, .stack = stack_id(sp, p, &k, now), .count = d
+			.pid = k->tgid, .tag = k->tag, .stack = stack_id(sp, p, k, now), .count = d
 		};
 		if (r->n == CPU_SAMPLES_MAX)
 			flush_samples(sp, r, now);

@@ -16,12 +16,12 @@
 
 #include "concern.h"
 #include "log.h"
+#include "mapread.h"
 #include "net.h"
 #include "net.skel.h"
 #include "netmodel.h"
 #include "spine.h"
 
-#define BATCH 512
 #define REC_MAX 256 /* entries per record */
 
 /* What we last read of one (socket, process) entry. */
@@ -38,8 +38,7 @@ struct net_priv {
 	uint32_t gen;
 	uint32_t eph_lo, eph_hi; /* the ephemeral port range, for peers of unknown role */
 	struct hmap last; /* key hash -> struct net_last */
-	struct net_sock_key *keys;
-	struct net_sock *vals;
+	struct map_reader rd; /* net_socks, read whole each tick */
 	struct net_cnt_val *cnt; /* one per CPU */
 	uint64_t tot_rx, tot_tx, mapfull; /* as last emitted */
 	char variant[160];
@@ -111,10 +110,8 @@ static int net_load(void *priv)
 	struct net_priv *p = priv;
 	uint32_t n = bpf_map__max_entries(p->skel->maps.net_socks);
 
-	p->keys = calloc(BATCH, sizeof(*p->keys));
-	p->vals = calloc(BATCH, sizeof(*p->vals));
 	p->cnt = calloc(p->pcpu.ncpu, sizeof(*p->cnt));
-	if (!p->keys || !p->vals || !p->cnt || !n)
+	if (!p->cnt || !n)
 		return -ENOMEM;
 	return net_bpf__load(p->skel);
 }
@@ -146,8 +143,7 @@ static void net_destroy(void *priv)
 	while (hmap_next(&p->last, &i, &k, &v))
 		free(v);
 	hmap_free(&p->last);
-	free(p->keys);
-	free(p->vals);
+	map_reader_free(&p->rd);
 	free(p->cnt);
 	free(p);
 }
@@ -250,24 +246,13 @@ static void acc_one(struct net_priv *p, struct tick_acc *a, const struct net_soc
 
 static void read_socks(struct net_priv *p, struct tick_acc *a)
 {
-	int fd = bpf_map__fd(p->skel->maps.net_socks);
-	struct net_sock_key token;
-	bool first = true;
-	int err;
+	size_t i;
 
-	do {
-		__u32 i, n = BATCH;
-
-		err = bpf_map_lookup_batch(fd, first ? NULL : &token, &token, p->keys, p->vals, &n,
-					   NULL);
-		if (err && errno != ENOENT) {
-			log_dbg("net: reading the socket map: %s", strerror(errno));
-			return;
-		}
-		for (i = 0; i < n; i++)
-			acc_one(p, a, &p->keys[i], &p->vals[i]);
-		first = false;
-	} while (!err);
+	if (map_read(&p->rd, p->skel->maps.net_socks))
+		log_dbg("net: reading the socket map: %zu entries read", p->rd.n);
+	for (i = 0; i < p->rd.n; i++)
+		acc_one(p, a, (const struct net_sock_key *)p->rd.keys + i,
+			(const struct net_sock *)p->rd.vals + i);
 }
 
 /* Forgets entries the kernel no longer has (evicted, or the map was cleared). */
