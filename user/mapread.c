@@ -98,6 +98,9 @@ int map_read(struct map_reader *r, const struct bpf_map *m)
 
 	r->n = 0;
 	r->calls = 0;
+	/* The tests take the path of kernels before 5.6 too. */
+	if (!r->mode && getenv("SPIKETRACE_NO_BATCH"))
+		r->mode = 2;
 	if (r->mode != 2) {
 		err = read_batch(r, bpf_map__fd(m), ks, vs);
 		r->mode = err == -EOPNOTSUPP ? 2 : 1;
