@@ -147,12 +147,58 @@ int spine_preflight(const struct options *o, struct features *f)
 	return 0;
 }
 
+/* Before the recording is open (see rec_open_cb): kept in memory. */
+static int keep_early(struct spine *sp, uint32_t type, const void *payload, uint32_t len)
+{
+	size_t need = sp->early_len + 2 * sizeof(uint32_t) + len;
+	unsigned char *nb;
+
+	if (need > sp->early_cap) {
+		size_t cap = sp->early_cap ? sp->early_cap * 2 : 65536;
+
+		while (cap < need)
+			cap *= 2;
+		nb = realloc(sp->early, cap);
+		if (!nb)
+			return -ENOMEM;
+		sp->early = nb;
+		sp->early_cap = cap;
+	}
+	memcpy(sp->early + sp->early_len, &type, sizeof(type));
+	memcpy(sp->early + sp->early_len + sizeof(type), &len, sizeof(len));
+	memcpy(sp->early + sp->early_len + 2 * sizeof(uint32_t), payload, len);
+	sp->early_len = need;
+	return 0;
+}
+
+static int write_early(struct spine *sp)
+{
+	size_t off = 0;
+	int err = 0;
+
+	while (!err && off < sp->early_len) {
+		uint32_t type, len;
+
+		memcpy(&type, sp->early + off, sizeof(type));
+		memcpy(&len, sp->early + off + sizeof(type), sizeof(len));
+		off += 2 * sizeof(uint32_t);
+		err = rec_write(sp->rec, type, sp->early + off, len);
+		off += len;
+	}
+	free(sp->early);
+	sp->early = NULL;
+	sp->early_len = sp->early_cap = 0;
+	return err;
+}
+
 /* One frame to the recording and to the sink, whichever there are. */
 static int spine_write(struct spine *sp, uint32_t type, const void *payload, uint32_t len)
 {
 	int err = 0, e;
 
-	if (sp->rec)
+	if (!sp->rec && sp->rec_open_cb)
+		err = keep_early(sp, type, payload, len);
+	else if (sp->rec)
 		err = rec_write(sp->rec, type, payload, len);
 	if (sp->sink_cb) {
 		e = sp->sink_cb(sp->sink_ctx, type, payload, len);
@@ -178,7 +224,7 @@ const char *spine_cgroup(struct spine *sp, enum cg_hier h, uint64_t id)
 	if (!path)
 		return NULL;
 	model_cgroup_set(sp->model, h, id, path);
-	if (sp->rec || sp->sink_cb) {
+	if (sp->rec || sp->sink_cb || sp->rec_open_cb) {
 		size_t n = strlen(path);
 		struct rec_cgroup *f = malloc(sizeof(*f) + n);
 
@@ -212,7 +258,7 @@ static int on_record(void *ctx, void *data, size_t size)
 	}
 	/* Decode first: it records the cgroup paths this record refers to. */
 	c->handle(sp, h, h->size);
-	if (sp->rec || sp->sink_cb) {
+	if (sp->rec || sp->sink_cb || sp->rec_open_cb) {
 		err = spine_write(sp, REC_EVENT, h, h->size);
 		if (err && !sp->rec_err)
 			sp->rec_err = err;
@@ -593,6 +639,11 @@ int spine_start(struct spine *sp, const struct options *o, struct model *m, stru
 		sp->rec = sp->rec_open_cb(sp->rec_open_ctx, sp->asked & ~failed);
 		if (!sp->rec)
 			return 1;
+		err = write_early(sp);
+		if (err) {
+			log_err("writing the recording failed: %s", strerror(-err));
+			return 1;
+		}
 	}
 	/* Attached first, then seeded: no process falls between the two. */
 	procfs_scan("/proc", seed_one, sp);
@@ -647,7 +698,7 @@ static void spine_tick(struct spine *sp, uint64_t now)
 	sp->lost_bpf = read_lost(sp);
 	sp->model->lost_bpf = sp->lost_bpf;
 	sp->model->lost_decode = sp->lost_user;
-	if (sp->rec || sp->sink_cb) {
+	if (sp->rec || sp->sink_cb || sp->rec_open_cb) {
 		int err;
 
 		/* Also the heartbeat that dates a recording cut short. */
@@ -709,6 +760,11 @@ void spine_stop(struct spine *sp)
 		ring_buffer__consume(sp->rb);
 	if (sp->model && sp->ninst)
 		spine_tick(sp, now_mono_ns());
+	/* Nothing is written after the end frame, nor kept for a file never opened. */
+	sp->rec_open_cb = NULL;
+	free(sp->early);
+	sp->early = NULL;
+	sp->early_len = sp->early_cap = 0;
 	if (sp->rec) {
 		end = (struct rec_end){ .ts = now_mono_ns(), .frames = rec_frames(sp->rec) };
 		if (rec_close(sp->rec, &end) && !sp->rec_err)

@@ -75,6 +75,9 @@ struct spine {
 	 */
 	struct rec_writer *(*rec_open_cb)(void *ctx, unsigned int running);
 	void *rec_open_ctx;
+	/* Frames the concerns wrote while attaching, for the recording once open. */
+	unsigned char *early;
+	size_t early_len, early_cap;
 	unsigned int running; /* concerns that started (bits) */
 	unsigned int essential; /* concerns without which the command fails (bits) */
 	bool no_sys_admin; /* CAP_BPF+CAP_PERFMON without CAP_SYS_ADMIN */

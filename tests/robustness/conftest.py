@@ -90,10 +90,23 @@ def one_error_line(res, rc=None):
     return lines[0]
 
 
+_RUNNING = []
+
+
+@pytest.fixture(autouse=True)
+def _kill_leftovers():
+    """Whatever a test started and did not stop (a failed assert) is killed."""
+    yield
+    while _RUNNING:
+        _RUNNING.pop().kill()
+
+
 class Running:
-    """A background process; threads drain stdout/stderr so it never blocks."""
+    """A background process; threads drain stdout/stderr so it never blocks.
+    Killed at the end of the test that started it, if still running."""
 
     def __init__(self, args, **kw):
+        _RUNNING.append(self)
         self.args = [str(a) for a in args]
         self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
@@ -153,7 +166,7 @@ class Running:
         if self.proc.poll() is None:
             self.proc.kill()
             try:
-                self.proc.wait(timeout=10)
+                self.proc.wait(timeout=120)  # uprobes take a while to go
             except subprocess.TimeoutExpired:
                 pass
         self.join()

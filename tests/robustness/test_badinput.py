@@ -462,3 +462,14 @@ def test_listen_busy_privileged_bad(st, ledger, tmp_path):
     assert "not an address of this host" in one_error_line(res, rc=1), res
     cases += 1
     ledger.add("listen", inputs=cases)
+
+
+def test_frames_written_while_attaching_are_kept(st, tmp_path):
+    """The recording is opened once every concern is attached; what the
+    concerns said while attaching (the TLS libraries found) is in it."""
+    rec = tmp_path / "early.rec"
+    res = run([st, "record", "--only", "proc,tls", "-d", "1", "-o", rec], timeout=120)
+    assert res.returncode == 0, res
+    rep, _ = report_json(st, rec)
+    libs = [x["path"] for x in rep["tls"]["libraries"]]
+    assert any(p.endswith("libssl.so.3") for p in libs), rep["tls"]
