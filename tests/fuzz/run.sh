@@ -28,7 +28,10 @@ esac
 CLANG=${CLANG:-clang}
 OUT=build-fuzz
 FZ=tests/fuzz
-SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
+# UBSan stays recoverable so that ubsan.supp can name known bugs in code
+# this work may not change (RESULTS.md); halt_on_error makes the rest fatal.
+SAN="-fsanitize=address,undefined"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:report_error_type=1:suppressions=$ROOT/tests/fuzz/ubsan.supp${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
 CFLAGS="-std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wno-unused-parameter
 	-Wno-missing-field-initializers -Wstrict-prototypes -iquote include -iquote user
 	-Ibuild/skel -g -O1 -fno-omit-frame-pointer $SAN"
@@ -62,6 +65,11 @@ export ST_FUZZ_TMP=$ROOT/$OUT/tmp
 trap 'rm -rf "$ST_FUZZ_TMP"/st-fuzz-*' EXIT
 
 # ---- build: objects only when their source or a header is newer ----
+# New flags or compiler: everything again.
+if [ "$(cat $OUT/flags 2>/dev/null)" != "$CLANG $CFLAGS" ]; then
+	rm -f $OUT/obj/*.o $OUT/libst.a $OUT/fuzz_*
+	echo "$CLANG $CFLAGS" >$OUT/flags
+fi
 newest_hdr=$(ls -t user/*.h include/*.h build/skel/*.skel.h $FZ/*.h user/html/* | head -1)
 objs=()
 fail=0
