@@ -84,6 +84,8 @@ void report_series(const struct model *m, enum report_series k, const struct job
 		   double *v, double *scratch, size_t nb);
 /* Bytes for people in at most 5 characters: 1.5G, 212M, 64K, 0B. Returns buf. */
 const char *report_bytes(uint64_t b, char *buf, size_t len);
+/* The same for a sum or a rate kept as a double: negative is 0, past 2^64 the most. */
+const char *report_bytes_d(double b, char *buf, size_t len);
 /* A count or a rate in at most 5 characters: 0, 0.5, 812, 9999, 91k, 12.3M. Returns buf. */
 const char *report_count(double x, char *buf, size_t len);
 

@@ -92,6 +92,14 @@ const char *report_bytes(uint64_t b, char *buf, size_t len)
 	return buf;
 }
 
+const char *report_bytes_d(double b, char *buf, size_t len)
+{
+	/* A cast of a double past UINT64_MAX is undefined: a corrupt recording can hold one. */
+	if (!(b > 0))
+		return report_bytes(0, buf, len);
+	return report_bytes(b >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)b, buf, len);
+}
+
 const char *report_count(double x, char *buf, size_t len)
 {
 	if (x > 0 && x < 9.95 && x != (double)(uint64_t)x)

@@ -120,7 +120,7 @@ static void win_words(enum win_metric k, double v, char *buf, size_t len)
 			 v == 1 ? "%.0f thread runnable" : "%.0f threads runnable at once", v);
 		break;
 	case WM_GROWTH:
-		snprintf(buf, len, "RSS +%s", report_bytes((uint64_t)v, h, sizeof(h)));
+		snprintf(buf, len, "RSS +%s", report_bytes_d(v, h, sizeof(h)));
 		break;
 	case WM_FAULTS:
 		snprintf(buf, len, "%.0f page faults", v);
@@ -135,7 +135,7 @@ static void win_words(enum win_metric k, double v, char *buf, size_t len)
 		snprintf(buf, len, "%.0f TCP resets", v);
 		break;
 	case WM_NET:
-		snprintf(buf, len, "network %s", report_bytes((uint64_t)v, h, sizeof(h)));
+		snprintf(buf, len, "network %s", report_bytes_d(v, h, sizeof(h)));
 		break;
 	default:
 		snprintf(buf, len, "%.0f exec%s", v, v == 1 ? "" : "s");
@@ -616,7 +616,7 @@ static enum report_series tl_pick(const struct tx *t, const struct job *j, doubl
 static const char *tl_max(enum report_series s, double v, char *buf, size_t len)
 {
 	if (s == RS_RSS_HELD || s == RS_NET_RX || s == RS_NET_TX)
-		return report_bytes((uint64_t)v, buf, len);
+		return report_bytes_d(v, buf, len);
 	if (s == RS_CPU) {
 		snprintf(buf, len, "%.2f", v);
 		return buf;

@@ -100,8 +100,8 @@ void stream_net_tick(void *ctx, uint64_t now)
 			continue;
 		}
 		fprintf(s->out, "%-9s %-30.30s %8s %8s %8s %8s\n", "", v[i].j->name,
-			report_bytes((uint64_t)v[i].rx_s, a, sizeof(a)),
-			report_bytes((uint64_t)v[i].tx_s, b, sizeof(b)),
+			report_bytes_d(v[i].rx_s, a, sizeof(a)),
+			report_bytes_d(v[i].tx_s, b, sizeof(b)),
 			report_bytes(v[i].j->net_rx, c, sizeof(c)),
 			report_bytes(v[i].j->net_tx, d, sizeof(d)));
 	}
