@@ -344,9 +344,23 @@ static void test_colour_on_a_terminal(void **state)
 	assert_null(strchr(report_on_tty(*state), '\033'));
 }
 
+/* Byte figures kept as doubles: no undefined cast past 2^64, nothing below 0. */
+static void test_bytes_from_doubles(void **state)
+{
+	char b[16], max[16];
+
+	(void)state;
+	report_bytes(UINT64_MAX, max, sizeof(max));
+	assert_string_equal(report_bytes_d(1e30, b, sizeof(b)), max);
+	assert_string_equal(report_bytes_d(-5, b, sizeof(b)), "0B");
+	assert_string_equal(report_bytes_d(0.0 / 0.0, b, sizeof(b)), "0B");
+	assert_string_equal(report_bytes_d(1536, b, sizeof(b)), "1.5K");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_bytes_from_doubles),
 		cmocka_unit_test(test_fits_100_columns),
 		cmocka_unit_test(test_no_escapes_off_a_terminal),
 		cmocka_unit_test(test_sections),
