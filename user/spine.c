@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -567,6 +568,49 @@ static int start_one(struct spine *sp, struct spine_inst *in, char *why, size_t 
 	return 0;
 }
 
+/*
+ * Once attached, keep only what the running concerns still use (docs/
+ * reliability.md): CAP_BPF and CAP_PERFMON (map reads, the tls concern's later
+ * attaches), CAP_SYS_PTRACE and CAP_DAC_READ_SEARCH (any process's /proc/PID/
+ * maps and root/, binaries and debug info of any owner), CAP_SYSLOG (kernel
+ * addresses in /proc/kallsyms, read when the first kernel stack comes),
+ * CAP_SYS_ADMIN while tls runs (uprobes on libraries found later) else
+ * CAP_CHECKPOINT_RESTORE (/proc/PID/map_files for deleted binaries), and
+ * CAP_DAC_OVERRIDE for the flight recorder (new files in -o DIR). The rest (modules, raw I/O, setuid, network
+ * admin, kill, chown...) goes from the effective, permitted, inheritable and
+ * bounding sets, and no_new_privs is set. Best effort: a failure is a warning.
+ */
+static void drop_privileges(struct spine *sp)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3 };
+	struct __user_cap_data_struct d[2] = { 0 };
+	uint64_t keep = 1ull << CAP_BPF | 1ull << CAP_PERFMON | 1ull << CAP_SYS_PTRACE |
+			1ull << CAP_DAC_READ_SEARCH | 1ull << CAP_SYSLOG;
+	uint64_t have;
+	int cap;
+
+	if (sp->running & concern_tls.bit)
+		keep |= 1ull << CAP_SYS_ADMIN;
+	else
+		keep |= 1ull << CAP_CHECKPOINT_RESTORE;
+	if (sp->o->flight > 0)
+		keep |= 1ull << CAP_DAC_OVERRIDE;
+	if (syscall(SYS_capget, &h, d))
+		return;
+	have = d[0].permitted | (uint64_t)d[1].permitted << 32;
+	/* The bounding set first: dropping from it needs CAP_SETPCAP, still held. */
+	for (cap = 0; cap <= CAP_LAST_CAP; cap++)
+		if (!(keep & (1ull << cap)) && prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1)
+			prctl(PR_CAPBSET_DROP, cap, 0, 0, 0);
+	keep &= have;
+	d[0].effective = d[0].permitted = (uint32_t)keep;
+	d[1].effective = d[1].permitted = (uint32_t)(keep >> 32);
+	d[0].inheritable = d[1].inheritable = 0;
+	if (syscall(SYS_capset, &h, d))
+		log_warn("cannot drop unneeded capabilities after attach: %s", strerror(errno));
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+}
+
 int spine_start(struct spine *sp, const struct options *o, struct model *m, struct rec_writer *rec)
 {
 	struct sigaction sa = { .sa_handler = on_signal };
@@ -648,6 +692,7 @@ int spine_start(struct spine *sp, const struct options *o, struct model *m, stru
 	/* Attached first, then seeded: no process falls between the two. */
 	procfs_scan("/proc", seed_one, sp);
 	follow_descendants(sp);
+	drop_privileges(sp);
 	return 0;
 }
 
