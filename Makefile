@@ -62,7 +62,7 @@ DEPS += $(BENCH_DEPS) $(FUZZ_DEPS) $(VMTEST_DEPS)
 .DELETE_ON_ERROR:
 .SECONDARY:
 .PHONY: all deps test unit integration check format-check lint vmlinux install clean demo \
-	bench robustness fuzz vmtest
+	bench robustness fuzz valgrind vmtest
 
 all: $(BUILD)/spiketrace $(TOOL_BINS)
 
@@ -147,10 +147,17 @@ lint: all
 check: format-check lint
 	$(MAKE) SAN=1 unit
 
+# Everything CI runs: the unit tests (plain, sanitized, under valgrind), the
+# integration suite (with the benchmark's quick smoke run), the hardening
+# matrix, a short fuzzing pass and the oldest guest kernel under QEMU.
 test: deps
 	$(MAKE) all
 	$(MAKE) check
+	$(MAKE) valgrind
 	$(MAKE) integration
+	$(MAKE) robustness
+	$(MAKE) fuzz FUZZ_SECS=$(CI_FUZZ_SECS)
+	tools/vmtest --quick
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man8
@@ -171,10 +178,16 @@ bench: deps
 robustness: all
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests/robustness
 
-# libFuzzer targets over every parser of outside input; FUZZ_SECS per target.
+# libFuzzer targets over every parser of outside input; FUZZ_SECS per target
+# (make test: CI_FUZZ_SECS each, after replaying the corpus and past crashes).
 FUZZ_SECS ?= 60
-fuzz:
+CI_FUZZ_SECS ?= 10
+fuzz: all
 	tests/fuzz/run.sh $(FUZZ_SECS)
+
+# Every unit test under valgrind (definite leaks and memory errors fail).
+valgrind: $(UNIT_BINS)
+	tests/fuzz/valgrind.sh
 
 # Boots Debian's kernels under QEMU and runs the suite inside (docs/kernels.md).
 KERNELS ?=
