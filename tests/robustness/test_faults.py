@@ -280,10 +280,21 @@ def test_library_replaced_while_attached(st, ledger, tmp_path):
         for name in ("libssl.so.3", "libcrypto.so.3"):
             shutil.copy(f"/lib/x86_64-linux-gnu/{name}", libdir / (name + ".new"))
             os.rename(libdir / (name + ".new"), libdir / name)
-        second = subprocess.run(["/usr/bin/python3", str(script), cert, key, "7", "y"],
-                                env=env, input="\n", capture_output=True, text=True,
-                                timeout=60)
-        assert second.returncode == 0, second.stderr
+        # A new process maps the new files; it waits (stdin) until the agent
+        # has attached them (it looks for new libraries every 2 s).
+        pair = tmp_path / "pair.py"
+        pair.write_text(SSL_SCRIPT.replace("sys.argv[4].encode()", "b'y'").replace(
+            "t = threading.Thread", "sys.stdin.readline()\nt = threading.Thread"))
+        before = p.stderr.count(f"attached {libdir}/libssl.so.3")
+        second = subprocess.Popen(["/usr/bin/python3", str(pair), cert, key, "7"], env=env,
+                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while (p.stderr.count(f"attached {libdir}/libssl.so.3") == before and
+               time.monotonic() < deadline):
+            time.sleep(0.1)
+        reattached = p.stderr.count(f"attached {libdir}/libssl.so.3") > before
+        out, _ = second.communicate("\n\n", timeout=60)
+        assert second.returncode == 0 and "done" in out
         time.sleep(2.5)  # the TLS concern looks for new libraries every 2 s
         first.stdin.write("\n")
         first.stdin.flush()
@@ -301,8 +312,11 @@ def test_library_replaced_while_attached(st, ledger, tmp_path):
     assert res.returncode == 0, res
     rep, _ = report_json(st, rec)
     assert rep["complete"]
-    ledger.add("library-replaced", faults=3,
-               handshakes=sum(t["handshakes"] for t in rep["tls"]["processes"]))
+    assert reattached, "the replaced library (a new file at the same path) was not attached: " \
+        + p.stderr
+    hs = {t["pid"]: t["handshakes"] for t in rep["tls"]["processes"]}
+    assert hs.get(second.pid) == 2 * 7, (hs, second.pid)  # client and server side
+    ledger.add("library-replaced", faults=3, handshakes=sum(hs.values()))
 
 
 def proc_map_entries(pid):
