@@ -794,28 +794,41 @@ int spine_run(struct spine *sp)
 
 void spine_stop(struct spine *sp)
 {
+	bool ticked = false;
 	struct rec_end end;
 	size_t i;
 
-	for (i = 0; i < sp->ninst; i++)
-		if (sp->inst[i].priv && sp->inst[i].c->detach)
-			sp->inst[i].c->detach(sp->inst[i].priv);
-	/* Whatever was submitted before detach is still ours to keep. */
-	if (sp->rb)
-		ring_buffer__consume(sp->rb);
-	if (sp->model && sp->ninst)
-		spine_tick(sp, now_mono_ns());
-	/* Nothing is written after the end frame, nor kept for a file never opened. */
-	sp->rec_open_cb = NULL;
-	free(sp->early);
-	sp->early = NULL;
-	sp->early_len = sp->early_cap = 0;
+	/*
+	 * A recording is closed before the programs are detached: releasing a
+	 * uprobe waits for an RCU grace period in the kernel, one per probe, so
+	 * the tls concern's detach can take seconds to minutes on a busy box.
+	 * The file is complete by then; what comes after its end frame is not
+	 * in its window anyway.
+	 */
 	if (sp->rec) {
+		if (sp->rb)
+			ring_buffer__consume(sp->rb);
+		if (sp->model && sp->ninst)
+			spine_tick(sp, now_mono_ns());
+		ticked = true;
 		end = (struct rec_end){ .ts = now_mono_ns(), .frames = rec_frames(sp->rec) };
 		if (rec_close(sp->rec, &end) && !sp->rec_err)
 			sp->rec_err = -EIO;
 		sp->rec = NULL;
 	}
+	/* Nothing is written after the end frame, nor kept for a file never opened. */
+	sp->rec_open_cb = NULL;
+	free(sp->early);
+	sp->early = NULL;
+	sp->early_len = sp->early_cap = 0;
+	for (i = 0; i < sp->ninst; i++)
+		if (sp->inst[i].priv && sp->inst[i].c->detach)
+			sp->inst[i].c->detach(sp->inst[i].priv);
+	/* Whatever was submitted before detach is still ours to keep. */
+	if (sp->rb && !ticked)
+		ring_buffer__consume(sp->rb);
+	if (sp->model && sp->ninst && !ticked)
+		spine_tick(sp, now_mono_ns());
 	ring_buffer__free(sp->rb);
 	sp->rb = NULL;
 	for (i = 0; i < sp->ninst; i++)
