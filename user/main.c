@@ -88,7 +88,8 @@ static const char features_usage[] =
  * report -o: written to a temporary file beside OUT (mode 0600, like the
  * recording it comes from) and renamed over OUT only when complete, so a
  * failed or interrupted report leaves no partial file. A symlink at OUT is
- * refused; a device or FIFO (-o /dev/stdout) is written directly.
+ * refused unless it leads to a character device or FIFO (/dev/stdout), which
+ * is written directly, as is one named without a symlink.
  */
 struct out_file {
 	unsigned int errors; /* st_errors at open */
@@ -110,11 +111,17 @@ static int out_open(struct out_file *of, const char *path)
 		of->f = stdout;
 		return 0;
 	}
-	if (!lstat(path, &st) && S_ISLNK(st.st_mode)) {
+	/* A symlink to a stream (/dev/stdout, a FIFO) is fine; to a file, never. */
+	if (!lstat(path, &st) && S_ISLNK(st.st_mode) &&
+	    (stat(path, &st) || !(S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode)))) {
 		log_err("refusing to write %s: it is a symlink", path);
 		return 1;
 	}
-	if (!lstat(path, &st) && !S_ISREG(st.st_mode)) {
+	if (!stat(path, &st) && S_ISBLK(st.st_mode)) {
+		log_err("refusing to write %s: it is a block device", path);
+		return 1;
+	}
+	if (!stat(path, &st) && !S_ISREG(st.st_mode)) {
 		if (S_ISDIR(st.st_mode)) {
 			log_err("cannot write %s: it is a directory", path);
 			return 1;

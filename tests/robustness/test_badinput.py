@@ -409,6 +409,13 @@ def test_report_output_paths(st, recorded, ledger, tmp_path):
     one_error_line(run([st, "report", garbage, "--format", "html", "-o", newout]), rc=1)
     assert not newout.exists()
     cases += 2
+    # /dev/stdout (a symlink to a stream) is fine; a block device is refused.
+    res = run([st, "report", recorded, "--format", "json", "-o", "/dev/stdout"])
+    assert res.returncode == 0 and json.loads(res.stdout)["version"] == 1, res
+    blk = tmp_path / "blk"
+    os.mknod(blk, 0o600 | stat.S_IFBLK, os.makedev(7, 250))
+    assert "block device" in one_error_line(run([st, "report", recorded, "-o", blk]), rc=1)
+    cases += 2
     # A full disk mid-write: error line, nothing left behind (a 64 KiB tmpfs).
     mnt = tmp_path / "tiny"
     mnt.mkdir()
