@@ -851,6 +851,11 @@ static int run(struct flight *f, struct options *o)
 	f->sp.poll_ctx = f;
 	rc = spine_start(&f->sp, o, m, NULL);
 	if (!rc) {
+		/* A concern the kernel refused is not in the dumps' header either. */
+		for (size_t i = 0; i < nconcerns; i++)
+			if (!(f->sp.running & concerns[i]->bit))
+				f->concerns &= ~concerns[i]->bit;
+		m->concerns = f->concerns;
 		f->started = true;
 		read_counters(f->sp.model, now_mono_ns(), &f->prev);
 		spine_describe(&f->sp, desc, sizeof(desc));

@@ -135,3 +135,32 @@ def test_features_json_names_every_concern(st):
     feats = json.loads(res.stdout)
     assert feats["btf"] and feats["ringbuf"]
     subprocess.run(["true"])
+
+
+def test_missing_tracepoint_flight_dump_header(st, ledger, tmp_path):
+    """The flight recorder's dumps also say which concerns ran."""
+    out = tmp_path / "fl"
+    out.mkdir()
+    fire = tmp_path / "st-rbenvfire"
+    fire.write_bytes(open("/bin/true", "rb").read())
+    fire.chmod(0o755)
+    env = {"SPIKETRACE_FAIL_ATTACH": "tcp", "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+    from conftest import Running
+    import signal
+    import time
+    p = Running([st, "record", "--only", "proc,tcp,cpu", "--flight", "1", "--trigger",
+                 "exec=st-rbenvfire", "-o", out], env=env).wait_ready()
+    assert "tcp: cannot attach" in p.stderr
+    time.sleep(0.5)
+    subprocess.run([str(fire)], check=True)
+    deadline = time.monotonic() + 30
+    while not list(out.glob("*.rec")) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    time.sleep(2)  # the 1 s after the trigger
+    p.proc.send_signal(signal.SIGINT)
+    assert p.finish(60).returncode == 0
+    dumps = list(out.glob("*.rec"))
+    assert dumps, p.stderr
+    bits = header_concerns(dumps[0])
+    assert bits & 1 and bits & 16 and not bits & 8, hex(bits)
+    ledger.add("tracepoint", inputs=1, faults=1)
