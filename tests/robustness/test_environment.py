@@ -31,8 +31,19 @@ def test_not_root_and_no_caps(st, ledger, tmp_path):
             line = one_error_line(res, rc=1)
             assert "needs root" in line and "sudo" in line, res
             cases += 1
+    # CAP_BPF or CAP_PERFMON alone is not enough either.
+    for cap in ("bpf", "perfmon"):
+        res = run(["setpriv", f"--inh-caps=-all,+{cap}", f"--bounding-set=-all,+{cap}", st,
+                   "record", "-d", "1", "-o", tmp_path / "x.rec"])
+        assert "needs root" in one_error_line(res, rc=1)
+        cases += 1
     assert not (tmp_path / "x.rec").exists()
-    ledger.add("privileges", inputs=cases)
+    # CAP_SYS_ADMIN alone implies both (and covers tls): every concern runs.
+    res = run(["setpriv", "--inh-caps=-all,+sys_admin", "--bounding-set=-all,+sys_admin", st,
+               "record", "-d", "1", "-o", tmp_path / "sa.rec"], timeout=120)
+    assert res.returncode == 0 and "warning" not in res.stderr, res
+    assert header_concerns(tmp_path / "sa.rec") & 0b11111 == 0b11111
+    ledger.add("privileges", inputs=cases + 1)
 
 
 def test_bpf_perfmon_without_sys_admin(st, ledger, tmp_path):
