@@ -144,7 +144,12 @@ def test_stripped_static_tls_server(st, tool, ledger, tmp_path):
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj",
                     "/CN=localhost", "-days", "1", "-keyout", str(tmp_path / "k.pem"),
                     "-out", str(tmp_path / "c.pem")], check=True, capture_output=True)
-    srv = subprocess.Popen([str(exe), "--port", "18443", "--cert", str(tmp_path / "c.pem"),
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    srv = subprocess.Popen([str(exe), "--port", str(port), "--cert", str(tmp_path / "c.pem"),
                             "--key", str(tmp_path / "k.pem")], stdout=subprocess.DEVNULL,
                            stderr=subprocess.DEVNULL)
     try:
