@@ -22,11 +22,21 @@ def header_concerns(path):
         return int.from_bytes(f.read(36)[32:36], "little")
 
 
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def test_not_root_and_no_caps(st, ledger, tmp_path):
     cases = 0
     for prefix in (NOBODY, NO_CAPS):
         for cmd in (["record", "-d", "1", "-o", tmp_path / "x.rec"], ["proc", "-d", "1"],
-                    ["serve", "--listen", "127.0.0.1:19464", "-d", "1"], ["features"]):
+                    ["serve", "--listen", f"127.0.0.1:{free_port()}", "-d", "1"],
+                    ["features"]):
             res = run([*prefix, st, *cmd])
             line = one_error_line(res, rc=1)
             assert "needs root" in line and "sudo" in line, res
