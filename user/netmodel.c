@@ -51,15 +51,21 @@ static int pt_add(struct net_proc *np, uint64_t ts, uint64_t rx, uint64_t tx)
 	return 0;
 }
 
+/* The whole entries a record of len bytes holds, at most the n it says. */
+static size_t entries(size_t len, size_t head, size_t size, uint32_t n)
+{
+	size_t cnt = (len - head) / size;
+
+	return cnt < n ? cnt : n;
+}
+
 void model_net_bytes(struct model *m, const struct net_bytes_rec *r, size_t len)
 {
 	struct net_model *n = net_of(m);
-	size_t i, cnt = (len - sizeof(*r)) / sizeof(r->e[0]);
+	size_t i, cnt = entries(len, sizeof(*r), sizeof(r->e[0]), r->n);
 
 	if (!n)
 		return;
-	if (cnt > r->n)
-		cnt = r->n;
 	n->source = r->source;
 	/* Cumulative in the kernel: the newest wins. */
 	if (r->total_rx >= n->total_rx)
@@ -104,12 +110,10 @@ static uint64_t peer_hash(const struct net_peer_ent *e)
 void model_net_peers(struct model *m, const struct net_peers_rec *r, size_t len)
 {
 	struct net_model *n = net_of(m);
-	size_t i, cnt = (len - sizeof(*r)) / sizeof(r->e[0]);
+	size_t i, cnt = entries(len, sizeof(*r), sizeof(r->e[0]), r->n);
 
 	if (!n)
 		return;
-	if (cnt > r->n)
-		cnt = r->n;
 	for (i = 0; i < cnt; i++) {
 		struct net_peer_ent e = r->e[i];
 		struct net_peer *p;
