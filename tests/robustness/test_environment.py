@@ -91,7 +91,11 @@ def test_tracefs_and_bpffs_unmounted(st, ledger, tmp_path):
             while mountpoint -q $m; do umount -l $m; done
         done
         ! test -e /sys/kernel/tracing/events
-        SPIKETRACE_NO_TP_BTF=1 {st} record --only proc,tcp -d 1 -o {rec}
+        SPIKETRACE_NO_TP_BTF=1 {st} record --only proc,tcp -d 3 -o {rec} &
+        rec=$!
+        sleep 1.5
+        /bin/sh -c 'exit 7' || true
+        wait $rec
         mountpoint -q /sys/kernel/tracing
         mountpoint -q /sys/fs/bpf
     """)
@@ -99,7 +103,8 @@ def test_tracefs_and_bpffs_unmounted(st, ledger, tmp_path):
     assert res.returncode == 0, res
     assert "proc(exec=sched_process_exec" in res.stderr, res  # the classic tracepoint
     rep, _ = report_json(st, rec)
-    assert rep["complete"] and rep["processes"]
+    # The exit seen through the classic sched_process_exit tracepoint.
+    assert rep["complete"] and any(x["exit_code"] == 7 for x in rep["processes"]), rep
     # The host's own mounts were not touched.
     mounts = open("/proc/self/mounts").read()
     assert " /sys/kernel/tracing tracefs " in mounts
