@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Running, one_error_line, report_json, rng, run
+from conftest import one_error_line, report_json, rng, run
 
 USAGE_ERRORS = [
     ["record", "--bogus"],

@@ -3,7 +3,6 @@
 files, and the capabilities kept after attach."""
 
 import gzip
-import json
 import os
 import secrets
 import shutil
