@@ -238,11 +238,14 @@ class Row:
     """A workload row: what it measures, how, against which tracers."""
 
     def __init__(self, rid, what, unit, higher, run, count, tracers, goal, events,
-                 prepare=None, diag=()):
+                 prepare=None, diag=(), cpu_per_op=None):
         self.id, self.what, self.unit, self.higher = rid, what, unit, higher
         self.run, self.count, self.prepare = run, count, prepare
         self.tracers = tracers  # the first is spiketrace's configuration
         self.diag = list(diag)  # --diagnose: variants that split spiketrace's cost
+        # (what, fn(generator JSON) -> µs): CPU time per operation, a second figure
+        # far less sensitive to other work on the box than a rate or a wall time.
+        self.cpu_per_op = cpu_per_op
         self.goal = goal  # (comparison, limit) on the ratio to untraced
         self.events = events  # what P6 counts for this workload
 
@@ -255,7 +258,9 @@ ROWS = [
         [spiketrace("tls,cpu"), bpftrace("tls_handshake.bt"),
          unavailable("sslsniff", "libbpf-tools sslsniff --handshake", SSLSNIFF_REASON)],
         (">=", 0.98), "handshakes", prepare=tls_prepare,
-        diag=[spiketrace("tls"), spiketrace("tls,cpu", sigstop=True)]),
+        diag=[spiketrace("tls"), spiketrace("tls,cpu", sigstop=True)],
+        cpu_per_op=("nginx worker CPU per handshake",
+                    lambda g: 1e6 * g["server_cpu_s"] / g["full"] if g["full"] else None)),
     Row("P2", "page-fault storm, warm memory", "s", False, fault_run, fault_count,
         [spiketrace("mem"), bpftrace("page_faults.bt")], ("<=", 1.03), "page faults",
         diag=[spiketrace("mem", sigstop=True)]),
@@ -394,6 +399,8 @@ def fmt_value(v, unit):
         return f"{v:.1f} MiB"
     if unit == "ms":
         return f"{v:.0f} ms"
+    if unit == "us":
+        return f"{v:.0f} us"
     return f"{v:g}"
 
 
@@ -455,6 +462,22 @@ def workload_lines(row, sz, variants, samples):
         out.append(line(row.id, what, t.label, row.unit, stat, ratio,
                         row.goal if is_st else None,
                         verdict(ratio, row.goal) if is_st else None, note))
+    return out
+
+
+def cpu_per_op_lines(row, samples):
+    """The row's CPU-per-operation figure for each variant, with paired ratios."""
+    what, fn = row.cpu_per_op
+    base = [(rep, {"value": fn(s["gen"])}) for rep, s in samples[id(None)]]
+    out = [line(row.id, what, "untraced", "us", H.summary([s["value"] for _, s in base]))]
+    for t in row.tracers + row.diag:
+        mine = [(rep, {"value": fn(s["gen"])}) for rep, s in samples.get(id(t)) or []]
+        if not mine:
+            continue
+        r = H.summary(paired_ratios(base, mine))
+        out.append(line(row.id, what, t.label, "us", H.summary([s["value"] for _, s in mine]),
+                        r["median"] if r else None,
+                        note="diagnostic" if t in row.diag else ""))
     return out
 
 
@@ -663,6 +686,8 @@ def main():
             variants, samples = run_row(row, sz, log, a.diagnose)
             rows_done.append((row, variants, samples))
             lines += workload_lines(row, sz, variants, samples)
+            if row.cpu_per_op:
+                lines += cpu_per_op_lines(row, samples)
         if "P5" in want:
             log(f"P5: agents idle, {sz['idle_s']} s each")
             for t in IDLE_TRACERS:

@@ -2,15 +2,17 @@
 # SPDX-License-Identifier: GPL-2.0 OR BSD-2-Clause
 """The price of one uprobe hit on this machine, by where the probe sits.
 
-    bench/uprobe_cost.py [--lib PATH] [--func NAME] [--calls N] [--json FILE]
+    bench/uprobe_cost.py [--lib PATH] [--func NAME] [--probe NAME] [--calls N] [--json FILE]
 
 st-uprobeloop calls the function (default libcrypto's RAND_bytes) in a loop;
 a plain tracefs uprobe (no BPF program: the bare mechanism) is put on it,
 first at the function's entry, then at the first branch inside it, and the
 CPU per call is compared with the run without a probe. On x86 the kernel
 emulates branches at a probe (no single-step), while most other first
-instructions (test, mov, endbr64 on some kernels) are copied out of line
-and single-stepped: one more trap. Every probe made is removed on exit.
+instructions (test, sub, cmp) are copied out of line and single-stepped: one
+more trap. --probe NAME puts the probes on another function that --func
+calls (RAND_bytes jumps to RAND_bytes_ex, whose entry is a push). Every probe
+made is removed on exit.
 """
 
 import argparse
@@ -53,6 +55,17 @@ def file_offset(lib, vaddr):
     raise H.BenchError(f"{lib}: {vaddr:#x} is in no LOAD segment")
 
 
+def symbol_vaddr(lib, name):
+    out = subprocess.run(["readelf", "-Ws", "--dyn-syms", lib], capture_output=True,
+                         text=True, timeout=60).stdout
+    for ln in out.splitlines():
+        f = ln.split()
+        if len(f) >= 8 and f[3] == "FUNC" and f[6] != "UND" and \
+                f[7].split("@")[0] == name:
+            return int(f[1], 16)
+    raise H.BenchError(f"{lib}: no function {name}")
+
+
 def first_insns(lib, vaddr, n=64):
     """[(vaddr, mnemonic)] of the function's first bytes (objdump)."""
     out = subprocess.run(["objdump", "-d", f"--start-address={vaddr:#x}",
@@ -90,6 +103,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--lib", default="libcrypto.so.3")
     ap.add_argument("--func", default="RAND_bytes")
+    ap.add_argument("--probe", metavar="NAME", help="probe this function (--func calls it)")
     ap.add_argument("--calls", type=int, default=100000)
     ap.add_argument("--json", metavar="FILE")
     a = ap.parse_args()
@@ -98,11 +112,14 @@ def main():
     try:
         base, info = median_cost(a)
         lib, vaddr = info["lib"], int(info["addr"], 16)
+        if a.probe:
+            vaddr = symbol_vaddr(lib, a.probe)
         insns = first_insns(lib, vaddr)
         if not insns:
             raise H.BenchError(f"objdump found no code at {lib}:{vaddr:#x}")
         branch = next(((va, mn) for va, mn in insns if mn.startswith(("j", "call"))), None)
-        res = {"lib": lib, "func": a.func, "calls": a.calls, "untraced_ns": base,
+        res = {"lib": lib, "func": a.func, "probe": a.probe or a.func, "calls": a.calls,
+               "untraced_ns": base,
                "entry": {"insn": insns[0][1], "ns": with_probe(a, lib, file_offset(lib, vaddr))}}
         if branch:
             res["branch"] = {"insn": branch[1], "at": f"+{branch[0] - vaddr:#x}",
@@ -111,7 +128,8 @@ def main():
         sys.exit(130)
     except H.BenchError as e:
         sys.exit(f"bench/uprobe_cost.py: {e}")
-    print(f"{a.func} in {lib}: {base:.0f} ns/call without a probe")
+    print(f"{a.func} in {lib}: {base:.0f} ns/call without a probe; probes on "
+          f"{res['probe']}")
     for k in ("entry", "branch"):
         if k in res:
             r = res[k]
