@@ -2,6 +2,7 @@
 """Overload: a ring buffer too small for an event flood, a stack map too small,
 and a flight-recorder soak compressed into a minute."""
 
+import atexit
 import json
 import os
 import re
@@ -18,9 +19,23 @@ SPAWNERS = 4
 PER_SPAWNER = 400
 
 
+FLOOD_COMM = "st-rbflood"  # a name nothing else on the box runs
+
+
+def flood_exe():
+    d = f"/tmp/st-rb-{os.getpid()}"
+    if not os.path.isdir(d):
+        os.makedirs(d)
+        atexit.register(shutil.rmtree, d, True)
+    path = f"{d}/{FLOOD_COMM}"
+    if not os.path.exists(path):
+        shutil.copy("/bin/true", path)
+    return path
+
+
 def flood():
-    """SPAWNERS shells, each running PER_SPAWNER /bin/true as fast as it can."""
-    loop = f"i=0; while [ $i -lt {PER_SPAWNER} ]; do /bin/true; i=$((i+1)); done"
+    """SPAWNERS shells, each running PER_SPAWNER copies of true as fast as it can."""
+    loop = f"i=0; while [ $i -lt {PER_SPAWNER} ]; do {flood_exe()}; i=$((i+1)); done"
     procs = [subprocess.Popen(["/bin/sh", "-c", loop]) for _ in range(SPAWNERS)]
     for p in procs:
         assert p.wait(timeout=180) == 0
@@ -56,7 +71,7 @@ def test_small_ringbuf_flood_counts_drops_everywhere(st, tool, ledger, tmp_path)
     assert res.returncode == 0, res
     rep, _ = report_json(st, rec)
     lost = rep["lost_events"]
-    seen = sum(1 for x in rep["processes"] if x["comm"] == "true")
+    seen = sum(1 for x in rep["processes"] if x["comm"] == FLOOD_COMM)
     assert lost > 0, "the flood did not overflow a 4 KiB ring buffer"
     assert seen + lost >= spawned, (seen, lost, spawned)
     # Page faults are summed in a kernel map, not sent through the ring buffer.
@@ -87,7 +102,7 @@ def test_small_ringbuf_stream_says_lost(st, ledger):
     assert res.returncode == 0, res
     lines = [json.loads(ln) for ln in res.stdout.splitlines()]
     lost = [x for x in lines if x["type"] == "lost"]
-    execs = [x for x in lines if x["type"] == "exec" and x["comm"] == "true"]
+    execs = [x for x in lines if x["type"] == "exec" and x["comm"] == FLOOD_COMM]
     assert lost, "no lost line"
     total = lost[-1]["lost_events"]
     assert sum(x["new"] for x in lost) == total
