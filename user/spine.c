@@ -167,7 +167,8 @@ static int keep_early(struct spine *sp, uint32_t type, const void *payload, uint
 	}
 	memcpy(sp->early + sp->early_len, &type, sizeof(type));
 	memcpy(sp->early + sp->early_len + sizeof(type), &len, sizeof(len));
-	memcpy(sp->early + sp->early_len + 2 * sizeof(uint32_t), payload, len);
+	if (len)
+		memcpy(sp->early + sp->early_len + 2 * sizeof(uint32_t), payload, len);
 	sp->early_len = need;
 	return 0;
 }
