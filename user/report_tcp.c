@@ -193,7 +193,8 @@ static void json_lists(struct json_w *w, struct model *m, struct tcp_model *t)
 	json_key(w, "by_remote");
 	json_arr_begin(w);
 	for (r = t->rlist; r; r = r->next)
-		json_remote(w, r);
+		if (!tcp_remote_empty(r))
+			json_remote(w, r);
 	json_arr_end(w);
 	json_key(w, "resets");
 	json_arr_begin(w);
@@ -250,8 +251,12 @@ static void text_remotes(FILE *out, const struct tcp_model *t)
 
 	fprintf(out, " %-34s %3s %6s %6s %6s %9s %9s %9s\n", "REMOTE", "DIR", "CONNS", "RST_RX",
 		"RST_TX", "RETRANS", "LIFE_P50", "IDLE@RST");
-	for (r = t->rlist; r && rows < TEXT_ROWS; r = r->next, rows++) {
+	for (r = t->rlist; r && rows < TEXT_ROWS; r = r->next) {
 		char life[16] = "-", idle[16] = "-";
+
+		if (tcp_remote_empty(r))
+			continue;
+		rows++;
 
 		if (r->inbound)
 			snprintf(ep, sizeof(ep), "%s -> :%u", r->raddr, r->lport);

@@ -161,8 +161,27 @@ static struct tcp_conn *conn_get(struct tcp_model *t, const struct tcp_event *e)
 	return c;
 }
 
-static void conn_update(struct tcp_conn *c, const struct tcp_event *e)
+/*
+ * A child of a listener is reported LISTEN -> SYN_RECV before the kernel
+ * copies the peer into it on kernels up to 6.12 at least: its peer, and so
+ * its remote, come with its next record.
+ */
+static void conn_peer(struct tcp_model *t, struct tcp_conn *c, const struct tcp_event *e)
 {
+	if (c->rport || !e->rport || e->reset)
+		return;
+	c->rport = e->rport;
+	st_strlcpy(c->raddr, e->raddr, sizeof(c->raddr));
+	if (c->remote && c->remote->connections)
+		c->remote->connections--;
+	c->remote = remote_get(t, c->flags, c->raddr, c->lport, c->rport);
+	if (c->remote)
+		c->remote->connections++;
+}
+
+static void conn_update(struct tcp_model *t, struct tcp_conn *c, const struct tcp_event *e)
+{
+	conn_peer(t, c, e);
 	c->state = e->new;
 	/* connect() picks the local port after SYN_SENT is reported. */
 	if (!c->lport && e->lport) {
@@ -291,7 +310,7 @@ const struct tcp_conn *tcp_model_event(struct tcp_model *t, const struct tcp_eve
 		t->trans[e->old * TCP_ST_NR + e->new]++;
 	if (!c)
 		return NULL;
-	conn_update(c, e);
+	conn_update(t, c, e);
 	return e->new == TCP_ST_CLOSE ? conn_close(t, c, e->ts) : NULL;
 }
 

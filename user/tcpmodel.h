@@ -51,6 +51,12 @@ struct tcp_remote {
 	struct tcp_remote *next;
 };
 
+/* Left with nothing: the placeholder of a child whose peer came with its next record. */
+static inline bool tcp_remote_empty(const struct tcp_remote *r)
+{
+	return !r->connections && !r->closed && !r->resets_rx && !r->resets_tx;
+}
+
 /* A connection; kept while alive, then the last TCP_MAX_CLOSED closed ones. */
 struct tcp_conn {
 	uint64_t sk;

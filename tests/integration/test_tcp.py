@@ -45,6 +45,9 @@ from pathlib import Path
 import pytest
 from conftest import json_lines
 
+# The newest kernel seen reporting a child's first transition without its peer is 6.12.
+KERNEL = tuple(int(x) for x in os.uname().release.split("-")[0].split(".")[:2])
+OLD_CHILD = KERNEL < (6, 18)
 REPO = Path(__file__).resolve().parents[2]
 IDLERESET = REPO / "build" / "tools" / "st-idlereset"
 
@@ -277,8 +280,13 @@ def test_loopback_exact_transitions(start_spiketrace, monkeypatch, variant, fami
         # The port is chosen after CLOSE->SYN_SENT.
         assert (e["lport"], e["raddr"], e["rport"]) == (0 if i == 0 else cport, host, port), e
         assert e["direction"] == "out", e
-    for e in child:
-        assert (e["lport"], e["raddr"], e["rport"]) == (port, host, cport), e
+    for i, e in enumerate(child):
+        # Up to 6.12 at least (seen in the vmtest guests), the kernel reports a
+        # child's LISTEN -> SYN_RECV before it copies the peer into it.
+        if i == 0 and OLD_CHILD and e["rport"] == 0:
+            assert (e["lport"], e["raddr"]) == (port, any_addr), e
+        else:
+            assert (e["lport"], e["raddr"], e["rport"]) == (port, host, cport), e
         assert e["direction"] == "in", e
     for e in listener:
         assert (e["lport"], e["raddr"], e["rport"]) == (port, any_addr, 0), e

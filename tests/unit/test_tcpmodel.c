@@ -250,6 +250,39 @@ static void test_passive_and_listener(void **state)
 	tcp_model_free(t);
 }
 
+/* Kernels up to 6.12 report a child's LISTEN -> SYN_RECV before it has its peer. */
+static void test_child_peer_comes_later(void **state)
+{
+	struct tcp_model *t = model_new();
+	const struct tcp_remote *r;
+	struct tcp_event e;
+	size_t listed = 0;
+
+	e = ev(0x2000, T0, TCP_ST_LISTEN, TCP_ST_SYN_RECV,
+	       TCP_F_OWNER | TCP_F_PASSIVE | TCP_F_ROLE_KNOWN | TCP_F_AGE);
+	e.lport = 8080;
+	e.rport = 0;
+	strcpy(e.raddr, "0.0.0.0");
+	assert_null(tcp_model_event(t, &e));
+	e.old = TCP_ST_SYN_RECV;
+	e.new = TCP_ST_ESTABLISHED;
+	e.rport = 51000;
+	strcpy(e.raddr, "10.0.0.9");
+	e.ts += MS;
+	assert_null(tcp_model_event(t, &e));
+	r = remote(t, "10.0.0.9", true);
+	assert_non_null(r);
+	assert_int_equal(r->connections, 1);
+	assert_int_equal(r->lport, 8080);
+	/* The placeholder keyed by the unset peer holds nothing and is not listed. */
+	for (r = t->rlist; r; r = r->next)
+		listed += !tcp_remote_empty(r);
+	assert_int_equal(listed, 1);
+	assert_true(tcp_remote_empty(remote(t, "0.0.0.0", true)));
+	tcp_model_free(t);
+	(void)state;
+}
+
 static void test_resets(void **state)
 {
 	struct tcp_model *t = model_new();
@@ -534,6 +567,7 @@ int main(void)
 		cmocka_unit_test(test_active),
 		cmocka_unit_test(test_seen_late),
 		cmocka_unit_test(test_passive_and_listener),
+		cmocka_unit_test(test_child_peer_comes_later),
 		cmocka_unit_test(test_resets),
 		cmocka_unit_test(test_counts),
 		cmocka_unit_test(test_cluster),
