@@ -41,6 +41,7 @@ struct net_priv {
 	struct map_reader rd; /* net_socks, read whole each tick */
 	struct net_cnt_val *cnt; /* one per CPU */
 	uint64_t tot_rx, tot_tx, mapfull; /* as last emitted */
+	bool announced; /* a first record went out: a report knows the source even with no bytes */
 	char variant[160];
 };
 
@@ -309,7 +310,8 @@ static void emit_bytes(struct spine *sp, struct net_priv *p, struct hmap *procs,
 
 		if (more)
 			r->e[r->n++] = *(struct net_bytes_ent *)v;
-		if (r->n == REC_MAX || (!more && (r->n || rx != p->tot_rx || tx != p->tot_tx))) {
+		if (r->n == REC_MAX ||
+		    (!more && (r->n || rx != p->tot_rx || tx != p->tot_tx || !p->announced))) {
 			r->h = (struct st_hdr){ .type = ST_NET_BYTES,
 						.size = sizeof(*r) + r->n * sizeof(r->e[0]),
 						.ts = now };
@@ -317,6 +319,7 @@ static void emit_bytes(struct spine *sp, struct net_priv *p, struct hmap *procs,
 			r->n = 0;
 			p->tot_rx = rx;
 			p->tot_tx = tx;
+			p->announced = true;
 		}
 		if (!more)
 			break;

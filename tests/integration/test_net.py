@@ -199,3 +199,15 @@ def test_net_streams_the_job(start_spiketrace):
     assert mine, rows[-10:]
     assert near(mine[-1]["net_rx_bytes"], client["rx_bytes"]), (mine[-1], client)
     assert sum(r["rx_bytes_per_s"] for r in mine) > 0
+
+
+def test_source_known_without_traffic(run_spiketrace, tmp_path):
+    """A recording names its byte source even when nothing was counted."""
+    rec = tmp_path / "quiet.rec"
+    r = run_spiketrace(["record", "--only", "net", "-d", 2, "-o", rec, "-p", os.getpid()])
+    assert r.returncode == 0, r
+    r = run_spiketrace(["report", rec, "--format", "json"])
+    assert r.returncode == 0, r
+    net = json.loads(r.stdout)["net"]
+    assert net["source"] == ("sock_length" if SOCK_LEN else "tcp_counters"), net
+    assert (net["rx_bytes"], net["tx_bytes"]) == (0, 0), net
