@@ -666,8 +666,10 @@ def main():
     if a.reps:
         sz["reps"] = a.reps
     sz["foreign_wait"] = FOREIGN_WAIT_S[mode]
-    signal.signal(signal.SIGTERM, H.on_terminate)
-    signal.signal(signal.SIGHUP, H.on_terminate)
+    # Ctrl-C, SIGTERM and SIGHUP all unwind through the clean-up below (SIGINT
+    # explicitly: a shell's background job starts with it ignored).
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, H.on_terminate)
     H.KEEP = a.keep
 
     def log(msg):

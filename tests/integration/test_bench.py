@@ -37,7 +37,8 @@ def test_every_row_has_numbers(bench):
     lines = doc["rows"]
     assert {ln["id"] for ln in lines} == {"P1", "P2", "P3", "P4", "P5", "P6"}
     for rid in ("P1", "P2", "P3", "P4"):
-        mine = [ln for ln in lines if ln["id"] == rid]
+        first = next(ln for ln in lines if ln["id"] == rid)
+        mine = [ln for ln in lines if ln["id"] == rid and ln["measure"] == first["measure"]]
         untraced = [ln for ln in mine if ln["tracer"] == "untraced"]
         st = [ln for ln in mine if ln["tracer"].startswith("spiketrace")]
         assert len(untraced) == 1 and number(untraced[0]["median"]), mine
@@ -55,9 +56,15 @@ def test_every_row_has_numbers(bench):
 
 def test_p1_peers_named(bench):
     doc, _, _ = bench
-    p1 = {ln["tracer"]: ln for ln in doc["rows"] if ln["id"] == "P1"}
+    p1 = {ln["tracer"]: ln for ln in doc["rows"] if ln["id"] == "P1"
+          and ln["measure"].startswith("nginx TLS")}
     assert number(p1["bpftrace tls_handshake.bt"]["median"]), p1
     assert p1["libbpf-tools sslsniff --handshake"]["error"], p1
+    # The nginx worker's CPU per handshake, for untraced and each tracer that ran.
+    cpu = [ln for ln in doc["rows"] if ln["id"] == "P1" and "CPU per handshake" in ln["measure"]]
+    assert {ln["tracer"] for ln in cpu} == {"untraced", "spiketrace tls,cpu",
+                                            "bpftrace tls_handshake.bt"}, cpu
+    assert all(number(ln["median"]) for ln in cpu), cpu
 
 
 def test_agent_rows(bench):
