@@ -14,8 +14,11 @@ as one table and goes to --json as well. --quick is the CI smoke run: small
 sizes, one repetition; it checks the harness and that numbers come out,
 never a threshold.
 
-A row is one entry of ROWS: a workload function, the tracers to compare and
-how each one's count of the workload's events is read. Needs root, `make all`.
+A row is one entry of ROWS: a workload function (returns its figure and the
+generator's JSON), a count function (the events each tracer counted vs those
+generated, for P6), the tracers to compare (spiketrace's configuration first),
+the goal on the ratio, and its sizes in SIZES. P5 and P6 follow from the rows
+by themselves. Needs root and `make all`.
 """
 
 import argparse
@@ -237,9 +240,10 @@ def conn_count(tr, p, g, tmp):
 class Row:
     """A workload row: what it measures, how, against which tracers."""
 
-    def __init__(self, rid, what, unit, higher, run, count, tracers, goal, events,
+    def __init__(self, rid, what, unit, higher, run, count, tracers, goal, events, size,
                  prepare=None, diag=(), cpu_per_op=None):
         self.id, self.what, self.unit, self.higher = rid, what, unit, higher
+        self.size = size  # fn(SIZES entry) -> how big the workload is, in words
         self.run, self.count, self.prepare = run, count, prepare
         self.tracers = tracers  # the first is spiketrace's configuration
         self.diag = list(diag)  # --diagnose: variants that split spiketrace's cost
@@ -257,31 +261,28 @@ ROWS = [
     Row("P1", "nginx TLS full handshakes on loopback", "handshakes/s", True, tls_run, tls_count,
         [spiketrace("tls,cpu"), bpftrace("tls_handshake.bt"),
          unavailable("sslsniff", "libbpf-tools sslsniff --handshake", SSLSNIFF_REASON)],
-        (">=", 0.98), "handshakes", prepare=tls_prepare,
+        (">=", 0.98), "handshakes", lambda sz: f"{sz['tls_full']} full handshakes",
+        prepare=tls_prepare,
         diag=[spiketrace("tls"), spiketrace("tls,cpu", sigstop=True)],
         cpu_per_op=("nginx worker CPU per handshake",
                     lambda g: 1e6 * g["server_cpu_s"] / g["full"] if g["full"] else None)),
     Row("P2", "page-fault storm, warm memory", "s", False, fault_run, fault_count,
         [spiketrace("mem"), bpftrace("page_faults.bt")], ("<=", 1.03), "page faults",
+        lambda sz: f"{sz['fault_mb']} MiB, 4 KiB pages",
         diag=[spiketrace("mem", sigstop=True)]),
     Row("P3", "fork+exec storm of /bin/true", "s", False, fork_run, fork_count,
         [spiketrace("proc"), libbpf_tool("execsnoop", "PCOMM")], ("<=", 1.05), "execs",
+        lambda sz: f"{sz['forks']} x fork+exec",
         diag=[spiketrace("proc", sigstop=True)]),
     Row("P4", "short TCP connections on loopback", "s", False, conn_run, conn_count,
         [spiketrace("tcp"), libbpf_tool("tcpstates", "SKADDR")], ("<=", 1.05), "connections",
+        lambda sz: f"{sz['conns']} connections",
         diag=[spiketrace("tcp", sigstop=True)]),
 ]
 
 # P5 idle: spiketrace with every concern, and each peer alone.
 IDLE_TRACERS = [spiketrace(None), bpftrace("tls_handshake.bt"), bpftrace("page_faults.bt"),
                 libbpf_tool("execsnoop", "PCOMM"), libbpf_tool("tcpstates", "SKADDR")]
-
-
-def row_size(row, sz):
-    return {"P1": f"{sz['tls_full']} full handshakes",
-            "P2": f"{sz['fault_mb']} MiB, 4 KiB pages",
-            "P3": f"{sz['forks']} x fork+exec",
-            "P4": f"{sz['conns']} connections"}.get(row.id, "")
 
 
 def one_sample(row, tracer, sz, log):
@@ -432,7 +433,7 @@ def line(rid, measure, who, unit, stat=None, ratio=None, goal=None, met=None, no
 
 def workload_lines(row, sz, variants, samples):
     out = []
-    what = f"{row.what} ({row_size(row, sz)})"
+    what = f"{row.what} ({row.size(sz)})"
     base = samples[id(None)]
     beside = sum(1 for _, x in base if x["foreign_tracers"])
     out.append(line(row.id, what, "untraced", row.unit, H.summary([s["value"] for _, s in base]),
@@ -641,7 +642,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--quick", action="store_true", help="CI smoke run: small, one repetition")
     ap.add_argument("--json", metavar="FILE", help="write the table as JSON too")
-    ap.add_argument("--rows", default="P1,P2,P3,P4,P5,P6",
+    ids = [r.id for r in ROWS] + ["P5", "P6"]
+    ap.add_argument("--rows", default=",".join(ids),
                     help="comma list of rows (P5 idle and P6 use what P1-P4 ran)")
     ap.add_argument("--reps", type=int, help="repetitions per variant (default 5, quick 1)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary files")
@@ -650,7 +652,7 @@ def main():
                     "each row with the agent stopped: the BPF programs' cost alone)")
     a = ap.parse_args()
     want = set(a.rows.upper().split(","))
-    bad = want - {"P1", "P2", "P3", "P4", "P5", "P6"}
+    bad = want - set(ids)
     if bad:
         ap.error(f"unknown rows: {','.join(sorted(bad))}")
     if a.reps is not None and not 1 <= a.reps <= 100:
