@@ -118,7 +118,7 @@ static __always_inline void announce(__u32 tgid)
 		return;
 	r->pid = tgid;
 	r->pad = 0;
-	bpf_ringbuf_submit(r, 0);
+	st_submit(r);
 }
 
 static __always_inline __s32 stack_of(void *ctx, __u64 flags, __u32 err_cnt)

@@ -19,7 +19,7 @@ const volatile __u32 self_tgid = 0; /* spiketrace itself (and children): never a
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 22); /* resized by userspace before load */
+	__uint(max_entries, ST_RINGBUF_BYTES); /* resized by userspace before load */
 } events SEC(".maps");
 
 struct {
@@ -36,6 +36,26 @@ struct {
 	__type(key, __u32);
 	__type(value, __u8);
 } followed SEC(".maps");
+
+/*
+ * The reader is woken only once this many bytes wait (userspace sets an
+ * eighth of the ring); below that its 100 ms poll drains them. A wakeup
+ * from inside a program costs microseconds (an IPI, a context switch): one
+ * per exec or TCP transition was most of what tracing cost (bench/bpfcost.py).
+ */
+const volatile __u64 wakeup_bytes = 0;
+
+/* Submits a record from st_reserve(), waking the reader as above. */
+static __always_inline void st_submit(void *rec)
+{
+	__u64 flags = 0; /* the kernel's own choice when no threshold is set */
+
+	if (wakeup_bytes)
+		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+				BPF_RB_FORCE_WAKEUP :
+				BPF_RB_NO_WAKEUP;
+	bpf_ringbuf_submit(rec, flags);
+}
 
 static __always_inline void st_count_lost(__u32 why)
 {

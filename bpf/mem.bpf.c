@@ -252,7 +252,7 @@ int BPF_PROG(oom_btf, struct task_struct *victim, uid_t uid)
 	e->cgroup_id = BPF_CORE_READ(victim, cgroups, dfl_cgrp, kn, id);
 	BPF_CORE_READ_STR_INTO(&e->victim_comm, victim, comm);
 	oom_trigger(e);
-	bpf_ringbuf_submit(e, 0);
+	st_submit(e);
 	return 0;
 }
 
@@ -275,6 +275,6 @@ int oom_tp(struct trace_event_raw_mark_victim *ctx)
 		e->pgtables = (__u64)ctx->pgtables << 10;
 	}
 	oom_trigger(e);
-	bpf_ringbuf_submit(e, 0);
+	st_submit(e);
 	return 0;
 }

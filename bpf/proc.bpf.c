@@ -55,7 +55,7 @@ int BPF_PROG(exec_btf, struct task_struct *p, pid_t old_pid, struct linux_binprm
 		return 0;
 	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), BPF_CORE_READ(bprm, filename));
 	fill_exec(e, p);
-	bpf_ringbuf_submit(e, 0);
+	st_submit(e);
 	return 0;
 }
 
@@ -72,7 +72,7 @@ int exec_tp(struct trace_event_raw_sched_process_exec *ctx)
 		return 0;
 	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), (void *)ctx + off);
 	fill_exec(e, (void *)bpf_get_current_task());
-	bpf_ringbuf_submit(e, 0);
+	st_submit(e);
 	return 0;
 }
 
@@ -108,7 +108,7 @@ static __always_inline void emit_fork(struct task_struct *child, __u32 pid, __u3
 		e->memcg_id = st_task_memcg_id(cur);
 	}
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, 0);
+	st_submit(e);
 }
 
 SEC("tp_btf/sched_process_fork")
@@ -151,7 +151,7 @@ static __always_inline void emit_exit(struct task_struct *t)
 	e->exit_status = BPF_CORE_READ(t, exit_code);
 	e->start_ns = BPF_CORE_READ(t, group_leader, start_time);
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, 0);
+	st_submit(e);
 out:
 	if (targ_tgid)
 		bpf_map_delete_elem(&followed, &tgid);

@@ -275,7 +275,7 @@ static __always_inline int on_state(const struct sock *sk, int old, int new)
 				r->ns_in_old = now - si->last_ns;
 				r->flags |= TCP_F_IN_OLD;
 			}
-			bpf_ringbuf_submit(r, 0);
+			st_submit(r);
 		}
 	}
 	si->last_ns = now;
@@ -400,7 +400,7 @@ static __always_inline int on_reset(const struct sock *sk, const struct sk_buff 
 	if (sent)
 		r->flags |= TCP_F_SENT;
 	r->reason = reason;
-	bpf_ringbuf_submit(r, 0);
+	st_submit(r);
 	return 0;
 }
 

@@ -180,7 +180,7 @@ static __always_inline void hs_close(struct ssl_state *st, __u64 ssl, __u32 flag
 	e->lib = st->lib;
 	e->pad = 0;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
-	bpf_ringbuf_submit(e, 0);
+	st_submit(e);
 }
 
 /* Opens the SSL's handshake when OpenSSL says one is in progress. */

@@ -31,6 +31,9 @@ enum st_type {
 };
 
 /* Indices of the per-CPU drop counters every concern keeps (lost map). */
+/* Each concern's ring buffer unless --ringbuf-kb says otherwise. */
+#define ST_RINGBUF_BYTES (1 << 22)
+
 enum st_lost {
 	ST_LOST_RINGBUF = 0, /* bpf_ringbuf_reserve failed */
 	ST_LOST_READ = 1, /* a helper read failed; record sent partly empty */

@@ -268,6 +268,13 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+uint64_t spine_wakeup_bytes(const struct spine *sp)
+{
+	uint64_t ring = sp->o->ringbuf_kb ? (uint64_t)sp->o->ringbuf_kb * 1024 : ST_RINGBUF_BYTES;
+
+	return ring / 8;
+}
+
 const char *spine_pick(struct spine *sp, struct bpf_program *btf, struct bpf_program *tp,
 		       const char *btf_name, const char *cat, const char *name)
 {
@@ -774,6 +781,8 @@ int spine_run(struct spine *sp)
 			log_err("polling the ring buffer failed: %s", strerror(-err));
 			return 1;
 		}
+		/* Records below the wakeup threshold woke nobody: take them every 100 ms. */
+		ring_buffer__consume(sp->rb);
 		now = now_mono_ns();
 		if (now >= next) {
 			spine_tick(sp, now);

@@ -117,7 +117,10 @@ const char *spine_pick(struct spine *sp, struct bpf_program *btf, struct bpf_pro
 		(rodata)->targ_cg_level = (sp)->filter.cg_level; \
 		(rodata)->targ_memcg = (sp)->filter.memcg;       \
 		(rodata)->self_tgid = getpid();                  \
+		(rodata)->wakeup_bytes = spine_wakeup_bytes(sp); \
 	} while (0)
+/* Bytes waiting in a ring buffer that wake the reader (bpf/maps.bpf.h st_submit()). */
+uint64_t spine_wakeup_bytes(const struct spine *sp);
 /* Reads u64 per-CPU map values summed over CPUs, with one scratch buffer. */
 struct percpu_sum {
 	int ncpu;
