@@ -45,15 +45,23 @@ struct {
  */
 const volatile __u64 wakeup_bytes = 0;
 
-/* Submits a record from st_reserve(), waking the reader as above. */
+/*
+ * Submits a record from st_reserve(), waking the reader as above: once, by
+ * the record that takes what waits past the threshold. A reader that is
+ * behind is not woken again by every record after it (each wakeup would cost
+ * as much as when it was idle), and its 100 ms poll finds them anyway.
+ */
 static __always_inline void st_submit(void *rec)
 {
+	__u64 avail, size = ((struct st_hdr *)rec)->size + 8; /* the ring's own header */
 	__u64 flags = 0; /* the kernel's own choice when no threshold is set */
 
-	if (wakeup_bytes)
-		flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+	if (wakeup_bytes) {
+		avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA); /* this record included */
+		flags = avail >= wakeup_bytes && avail < wakeup_bytes + size ?
 				BPF_RB_FORCE_WAKEUP :
 				BPF_RB_NO_WAKEUP;
+	}
 	bpf_ringbuf_submit(rec, flags);
 }
 
