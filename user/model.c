@@ -519,24 +519,68 @@ void model_series_mem(const struct model *m, const struct job *j, double interva
 	}
 }
 
-/* The most the job held at once, on a 1 s grid and per process. */
-static uint64_t job_rss_peak(const struct model *m, const struct job *j)
+/* A change of a process's RSS: a memory sample, or its exit (after samples at the same time). */
+static int rss_ev_cmp(const void *a, const void *b)
 {
-	uint64_t best = 0, t;
-	size_t i;
+	const struct rss_ev *x = a, *y = b;
+
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	return (int)x->exit - (int)y->exit;
+}
+
+struct rss_ev *job_rss_events(const struct job *j, size_t *n, double *start)
+{
+	struct rss_ev *v;
+	size_t i, k, cap = 1;
 
 	for (i = 0; i < j->nprocs; i++)
-		if (j->procs[i]->mem.rss_peak > best)
-			best = j->procs[i]->mem.rss_peak;
-	for (t = m->t0; t <= m->t_end + 1000000000ULL; t += 1000000000ULL) {
-		uint64_t sum = 0;
+		cap += j->procs[i]->nsamples + 1;
+	v = calloc(cap, sizeof(*v));
+	*n = 0;
+	*start = 0;
+	for (i = 0; v && i < j->nprocs; i++) {
+		const struct proc *p = j->procs[i];
+		double cur = (double)p->mem.rss_first; /* 0 unless seeded */
 
-		for (i = 0; i < j->nprocs; i++)
-			sum += rss_at(j->procs[i], t);
-		if (sum > best)
-			best = sum;
+		*start += cur;
+		for (k = 0; k < p->nsamples; k++) {
+			v[(*n)++] = (struct rss_ev){ p->samples[k].ts, false,
+						     (double)p->samples[k].rss - cur };
+			cur = (double)p->samples[k].rss;
+		}
+		if (p->exited && p->nsamples)
+			v[(*n)++] = (struct rss_ev){ p->exit_ns, true, -cur };
 	}
-	return best;
+	if (v)
+		qsort(v, *n, sizeof(*v), rss_ev_cmp);
+	return v;
+}
+
+/*
+ * The most the job held at once: the sum of its processes' RSS only changes
+ * at their samples and exits, so a sweep over those finds it (and never
+ * steps through the recording's span, which a corrupt timestamp can make
+ * centuries long). At least any one process's own peak.
+ */
+static uint64_t job_rss_peak(const struct job *j)
+{
+	double start, total, best = 0;
+	struct rss_ev *v;
+	size_t n, i;
+
+	for (i = 0; i < j->nprocs; i++)
+		if ((double)j->procs[i]->mem.rss_peak > best)
+			best = (double)j->procs[i]->mem.rss_peak;
+	v = job_rss_events(j, &n, &start);
+	total = start;
+	best = total > best ? total : best;
+	for (i = 0; v && i < n; i++) {
+		total += v[i].delta;
+		best = total > best ? total : best;
+	}
+	free(v);
+	return best >= 18446744073709551615.0 ? UINT64_MAX : (uint64_t)best;
 }
 
 static void job_mem(const struct model *m, struct job *j)
@@ -555,7 +599,7 @@ static void job_mem(const struct model *m, struct job *j)
 		j->oom_kills += p->oom_killed;
 		start += p->mem.rss_first; /* 0 for processes started while recording */
 	}
-	j->rss_peak = job_rss_peak(m, j);
+	j->rss_peak = job_rss_peak(j);
 	/* Held at once, not summed per process: churn of short processes is no growth. */
 	j->rss_growth = j->rss_peak > start ? j->rss_peak - start : 0;
 }

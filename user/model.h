@@ -212,6 +212,15 @@ void model_exit(struct model *m, uint64_t ts, uint32_t pid, uint64_t start_ns, u
 void model_mark(struct model *m, uint64_t ts, uint32_t pid, enum mark_kind k, const char *detail);
 /* The deepest process below the job's root through parents inside the job. */
 struct proc *job_deepest(const struct job *j);
+/* A change of a process's RSS: a memory sample, or its exit (after samples at the same time). */
+struct rss_ev {
+	uint64_t ts;
+	bool exit;
+	double delta;
+};
+
+/* The RSS changes of j's processes in time order (malloc'd, *n); *start: what they held first. */
+struct rss_ev *job_rss_events(const struct job *j, size_t *n, double *start);
 /* The RSS job j's live processes hold now (as the mem concern last reported it), bytes. */
 uint64_t job_rss_now(const struct job *j);
 /* Timeline: bucket width for a recording (about 60 columns, at least 1 s). */

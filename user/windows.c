@@ -70,58 +70,13 @@ static double bmax(const struct wctx *c, enum win_metric k, size_t b)
 	return c->max[k * c->nb + b];
 }
 
-/* A change of a process's RSS: a memory sample, or its exit (after samples at the same time). */
-struct rss_ev {
-	uint64_t ts;
-	bool exit;
-	double delta;
-};
-
-static int rss_ev_cmp(const void *a, const void *b)
-{
-	const struct rss_ev *x = a, *y = b;
-
-	if (x->ts != y->ts)
-		return x->ts < y->ts ? -1 : 1;
-	return (int)x->exit - (int)y->exit;
-}
-
-/* The RSS changes of j's processes, in time order; *start is what they held first. */
-static struct rss_ev *rss_events(const struct job *j, size_t *n, double *start)
-{
-	struct rss_ev *v;
-	size_t i, k, cap = 1;
-
-	for (i = 0; i < j->nprocs; i++)
-		cap += j->procs[i]->nsamples + 1;
-	v = calloc(cap, sizeof(*v));
-	*n = 0;
-	*start = 0;
-	for (i = 0; v && i < j->nprocs; i++) {
-		const struct proc *p = j->procs[i];
-		double cur = (double)p->mem.rss_first; /* 0 unless seeded */
-
-		*start += cur;
-		for (k = 0; k < p->nsamples; k++) {
-			v[(*n)++] = (struct rss_ev){ p->samples[k].ts, false,
-						     (double)p->samples[k].rss - cur };
-			cur = (double)p->samples[k].rss;
-		}
-		if (p->exited && p->nsamples)
-			v[(*n)++] = (struct rss_ev){ p->exit_ns, true, -cur };
-	}
-	if (v)
-		qsort(v, *n, sizeof(*v), rss_ev_cmp);
-	return v;
-}
-
 double model_series_rss_held(const struct model *m, const struct job *j, double interval_s,
 			     double *hi, double *end, size_t nb)
 {
 	uint64_t step = (uint64_t)(interval_s * 1e9);
 	double start, total;
 	size_t n, k = 0, b;
-	struct rss_ev *v = rss_events(j, &n, &start);
+	struct rss_ev *v = job_rss_events(j, &n, &start);
 
 	total = start;
 	for (b = 0; b < nb; b++) {
