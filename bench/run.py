@@ -5,11 +5,11 @@ libbpf-tools (issue 9; results and method in docs/performance.md).
 
     bench/run.py [--quick] [--json FILE] [--rows P1,P3] [--reps N] [--keep]
 
-Rows P1-P4 each run one workload untraced, under spiketrace and under each
+Rows P1-P4 and P7 each run one workload untraced, under spiketrace and under each
 peer, alternating within one run (the order rotates every repetition), and
 report medians, spread and the median of the per-repetition ratios to the
 untraced run next to it. P5 is the agent itself (CPU %, peak RSS, start-up),
-idle and under P1-P4; P6 the events counted vs generated. Everything prints
+idle and under each of them; P6 the events counted vs generated. Everything prints
 as one table and goes to --json as well. --quick is the CI smoke run: small
 sizes, one repetition; it checks the harness and that numbers come out,
 never a threshold.
@@ -27,6 +27,7 @@ import os
 import platform
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -51,9 +52,9 @@ STOP_TIMEOUT_S = 120
 
 SIZES = {
     "quick": {"reps": 1, "tls_full": 150, "fault_mb": 256, "forks": 300, "conns": 2000,
-              "idle_s": 3},
+              "net_mb": 256, "idle_s": 3},
     "full": {"reps": 5, "tls_full": 2000, "fault_mb": 2048, "forks": 10000, "conns": 10000,
-             "idle_s": 10},
+             "net_mb": 4096, "idle_s": 10},
 }
 
 
@@ -157,6 +158,26 @@ def conn_run(sz, _):
     return g["elapsed_s"], g
 
 
+def net_prepare(sz, tmp):
+    """The server of a bulk download, listening on a free loopback port."""
+    with socket.socket() as so:
+        so.bind(("127.0.0.1", 0))
+        port = so.getsockname()[1]
+    p = H.Proc([TOOLS / "st-netpump", "server", "--port", port, "--conns", 1, "--max-s", 600],
+               f"{tmp}/netpump.out", f"{tmp}/netpump.err")
+    p.wait_match(r'"type":"ready"', "out", 60)
+    p.port = port
+    return p
+
+
+def net_run(sz, p):
+    g = H.run_json([TOOLS / "st-netpump", "client", "--port", p.port, "--down",
+                    sz["net_mb"] * 1024 * 1024, "--up", 0, "--max-s", 600], 660)
+    if g["rx_bytes"] != sz["net_mb"] * 1024 * 1024 or not g["elapsed_s"]:
+        raise H.BenchError(f"st-netpump: {g}")
+    return g["elapsed_s"], g
+
+
 # ---- counts: (events counted, generated) per tracer -------------------------
 
 
@@ -234,6 +255,15 @@ def conn_count(tr, p, g, tmp):
     return n, gen, None
 
 
+def net_count(tr, p, g, tmp):
+    gen = g["rx_bytes"]
+    if tr.key.startswith("spiketrace"):
+        rep = report_json(f"{tmp}/st.rec")
+        n = sum(x.get("net_rx_bytes", 0) for x in rep["processes"] if x["pid"] == g["pid"])
+        return n, gen, rep["lost_events"]
+    return bt_map(p.text(), "rx").get((str(g["pid"]),), 0), gen, None
+
+
 # ---- the rows ----------------------------------------------------------------
 
 
@@ -278,6 +308,10 @@ ROWS = [
         [spiketrace("tcp"), libbpf_tool("tcpstates", "SKADDR")], ("<=", 1.05), "connections",
         lambda sz: f"{sz['conns']} connections",
         diag=[spiketrace("tcp", sigstop=True)]),
+    Row("P7", "bulk TCP download on loopback", "s", False, net_run, net_count,
+        [spiketrace("net"), bpftrace("net_bytes.bt")], ("<=", 1.05), "bytes",
+        lambda sz: f"{sz['net_mb']} MiB in one connection", prepare=net_prepare,
+        diag=[spiketrace("net", sigstop=True)]),
 ]
 
 # P5 idle: spiketrace with every concern, and each peer alone.
@@ -644,7 +678,7 @@ def main():
     ap.add_argument("--json", metavar="FILE", help="write the table as JSON too")
     ids = [r.id for r in ROWS] + ["P5", "P6"]
     ap.add_argument("--rows", default=",".join(ids),
-                    help="comma list of rows (P5 idle and P6 use what P1-P4 ran)")
+                    help="comma list of rows (P5 idle and P6 use what the workload rows ran)")
     ap.add_argument("--reps", type=int, help="repetitions per variant (default 5, quick 1)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary files")
     ap.add_argument("--diagnose", action="store_true",

@@ -20,6 +20,8 @@
 
 #include "core_fixes.bpf.h"
 #include "cpu.h"
+/* This concern's ring buffer: a record when a process is first sampled: rare. */
+#define ST_RING_BYTES (256 << 10)
 #include "maps.bpf.h"
 #include "tls_maps.bpf.h"
 

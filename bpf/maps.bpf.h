@@ -9,6 +9,11 @@
 
 #include "common.h"
 
+/* A concern with few records defines a smaller ring before including this. */
+#ifndef ST_RING_BYTES
+#define ST_RING_BYTES ST_RINGBUF_BYTES
+#endif
+
 #define ST_MAX_FOLLOW 65536
 
 const volatile __u32 targ_tgid = 0; /* -p: this process and its descendants */
@@ -19,7 +24,7 @@ const volatile __u32 self_tgid = 0; /* spiketrace itself (and children): never a
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, ST_RINGBUF_BYTES); /* resized by userspace before load */
+	__uint(max_entries, ST_RING_BYTES); /* --ringbuf-kb resizes it before load */
 } events SEC(".maps");
 
 struct {
@@ -58,9 +63,8 @@ static __always_inline void st_submit(void *rec)
 
 	if (wakeup_bytes) {
 		avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA); /* this record included */
-		flags = avail >= wakeup_bytes && avail < wakeup_bytes + size ?
-				BPF_RB_FORCE_WAKEUP :
-				BPF_RB_NO_WAKEUP;
+		flags = avail >= wakeup_bytes && avail < wakeup_bytes + size ? BPF_RB_FORCE_WAKEUP :
+									       BPF_RB_NO_WAKEUP;
 	}
 	bpf_ringbuf_submit(rec, flags);
 }

@@ -11,6 +11,8 @@
 #include <bpf/bpf_tracing.h>
 
 #include "mem.h"
+/* This concern's ring buffer: OOM kills only; faults and RSS are counted in maps. */
+#define ST_RING_BYTES (256 << 10)
 #include "maps.bpf.h"
 #include "core_fixes.bpf.h"
 

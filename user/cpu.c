@@ -80,7 +80,7 @@ static int cpu_configure(struct spine *sp, void *priv)
 	struct cpu_bpf *s = p->skel;
 	const char *sw = "missing", *wk = "missing", *wn = "missing", *ex = "missing";
 
-	SPINE_SET_FILTERS(s->rodata, sp);
+	SPINE_SET_FILTERS(s, sp);
 	p->stacks_on = sp->asked & concern_cpu.bit;
 	s->rodata->stacks_on = p->stacks_on;
 	s->rodata->tls_on = spine_inst_of(sp, &concern_tls) != NULL;

@@ -43,7 +43,7 @@ static int mem_configure(struct spine *sp, void *priv)
 	bool task_arg = feat_btf_tp_ptr_arg(&sp->feat, "mark_victim", 0);
 	const char *oom, *fault, *rss, *dr, *mr;
 
-	SPINE_SET_FILTERS(s->rodata, sp);
+	SPINE_SET_FILTERS(s, sp);
 	/* Before 6.x, mark_victim passed only a pid: tp_btf needs the task pointer. */
 	if (!task_arg)
 		bpf_program__set_autoload(s->progs.oom_btf, false);

@@ -69,7 +69,7 @@ static int net_configure(struct spine *sp, void *priv)
 	bool fallback = getenv("SPIKETRACE_NET_FALLBACK") != NULL;
 	const char *rx = "missing", *tx = "missing", *pr = "missing", *st = "missing";
 
-	SPINE_SET_FILTERS(s->rodata, sp);
+	SPINE_SET_FILTERS(s, sp);
 	eph_range(p);
 	if (!fallback) {
 		rx = spine_pick(sp, s->progs.recv_btf, s->progs.recv_tp, "sock_recv_length", "sock",

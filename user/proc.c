@@ -44,7 +44,7 @@ static int proc_configure(struct spine *sp, void *priv)
 	const char *e, *f, *x;
 
 	/* features also configures without a filter: o may be bare. */
-	SPINE_SET_FILTERS(s->rodata, sp);
+	SPINE_SET_FILTERS(s, sp);
 	e = spine_pick(sp, s->progs.exec_btf, s->progs.exec_tp, "sched_process_exec", "sched",
 		       "sched_process_exec");
 	f = spine_pick(sp, s->progs.fork_btf, s->progs.fork_tp, "sched_process_fork", "task",

@@ -268,9 +268,10 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-uint64_t spine_wakeup_bytes(const struct spine *sp)
+uint64_t spine_wakeup_bytes(const struct spine *sp, const struct bpf_map *events)
 {
-	uint64_t ring = sp->o->ringbuf_kb ? (uint64_t)sp->o->ringbuf_kb * 1024 : ST_RINGBUF_BYTES;
+	uint64_t ring = sp->o->ringbuf_kb ? (uint64_t)sp->o->ringbuf_kb * 1024 :
+					    bpf_map__max_entries(events);
 
 	return ring / 8;
 }

@@ -109,18 +109,21 @@ void spine_emit(struct spine *sp, const struct st_hdr *h);
  */
 const char *spine_pick(struct spine *sp, struct bpf_program *btf, struct bpf_program *tp,
 		       const char *btf_name, const char *cat, const char *name);
-/* The -p/-c filters and our own pid into a skeleton's rodata (bpf/maps.bpf.h). */
-#define SPINE_SET_FILTERS(rodata, sp)                            \
-	do {                                                     \
-		(rodata)->targ_tgid = (sp)->filter.tgid;         \
-		(rodata)->targ_cgid = (sp)->filter.cgid;         \
-		(rodata)->targ_cg_level = (sp)->filter.cg_level; \
-		(rodata)->targ_memcg = (sp)->filter.memcg;       \
-		(rodata)->self_tgid = getpid();                  \
-		(rodata)->wakeup_bytes = spine_wakeup_bytes(sp); \
+/*
+ * The -p/-c filters, our own pid and the ring buffer's wakeup threshold into
+ * a skeleton's rodata (bpf/maps.bpf.h).
+ */
+#define SPINE_SET_FILTERS(skel, sp)                                                         \
+	do {                                                                                \
+		(skel)->rodata->targ_tgid = (sp)->filter.tgid;                              \
+		(skel)->rodata->targ_cgid = (sp)->filter.cgid;                              \
+		(skel)->rodata->targ_cg_level = (sp)->filter.cg_level;                      \
+		(skel)->rodata->targ_memcg = (sp)->filter.memcg;                            \
+		(skel)->rodata->self_tgid = getpid();                                       \
+		(skel)->rodata->wakeup_bytes = spine_wakeup_bytes(sp, (skel)->maps.events); \
 	} while (0)
-/* Bytes waiting in a ring buffer that wake the reader (bpf/maps.bpf.h st_submit()). */
-uint64_t spine_wakeup_bytes(const struct spine *sp);
+/* Bytes waiting in ring buffer events that wake the reader (bpf/maps.bpf.h st_submit()). */
+uint64_t spine_wakeup_bytes(const struct spine *sp, const struct bpf_map *events);
 /* Reads u64 per-CPU map values summed over CPUs, with one scratch buffer. */
 struct percpu_sum {
 	int ncpu;

@@ -41,7 +41,7 @@ static int tcp_configure(struct spine *sp, void *priv)
 	struct bpf_program *tx_btf;
 	const char *st, *rx, *tx, *rt, *ds;
 
-	SPINE_SET_FILTERS(s->rodata, sp);
+	SPINE_SET_FILTERS(s, sp);
 	s->rodata->targ_port = sp->o->port;
 	s->rodata->targ_lport = sp->o->lport;
 	s->rodata->targ_rport = sp->o->rport;

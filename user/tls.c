@@ -98,7 +98,7 @@ static int tls_configure(struct spine *sp, void *priv)
 {
 	struct tls_priv *p = priv;
 
-	SPINE_SET_FILTERS(p->skel->rodata, sp);
+	SPINE_SET_FILTERS(p->skel, sp);
 	/* CPU by phase comes from the cpu concern's sampler, which reads our maps. */
 	snprintf(p->variant, sizeof(p->variant), "uprobes");
 	return 0;
