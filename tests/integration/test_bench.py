@@ -13,7 +13,8 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RUN = REPO_ROOT / "bench" / "run.py"
-QUICK = {"P1": 150, "P2": 2 * 256 * 256, "P3": 300 + 20, "P4": 2000 + 100}  # bench SIZES
+QUICK = {"P1": 150, "P2": 2 * 256 * 256, "P3": 300 + 20, "P4": 2000 + 100,
+         "P7": 256 * 1024 * 1024}  # bench SIZES
 
 
 def number(v):
@@ -35,8 +36,8 @@ def bench(tmp_path_factory):
 def test_every_row_has_numbers(bench):
     doc, table, _ = bench
     lines = doc["rows"]
-    assert {ln["id"] for ln in lines} == {"P1", "P2", "P3", "P4", "P5", "P6"}
-    for rid in ("P1", "P2", "P3", "P4"):
+    assert {ln["id"] for ln in lines} == {"P1", "P2", "P3", "P4", "P5", "P6", "P7"}
+    for rid in ("P1", "P2", "P3", "P4", "P7"):
         first = next(ln for ln in lines if ln["id"] == rid)
         mine = [ln for ln in lines if ln["id"] == rid and ln["measure"] == first["measure"]]
         untraced = [ln for ln in mine if ln["tracer"] == "untraced"]
@@ -74,7 +75,7 @@ def test_agent_rows(bench):
                     "start-up to all probes attached"):
         st = [ln for ln in p5 if ln["measure"] == measure and ln["tracer"] == "spiketrace (all)"]
         assert len(st) == 1 and number(st[0]["median"]), (measure, p5)
-    for rid in ("P1", "P2", "P3", "P4"):
+    for rid in ("P1", "P2", "P3", "P4", "P7"):
         under = [ln for ln in p5 if ln["measure"] == f"agent CPU under {rid}"]
         assert under and all(number(ln["median"]) for ln in under), (rid, p5)
 
