@@ -196,4 +196,4 @@ vmtest: deps
 	tools/vmtest $(KERNELS)
 
 clean:
-	rm -rf build build-san demo
+	rm -rf build build-san build-fuzz demo
