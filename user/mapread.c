@@ -91,9 +91,31 @@ static int read_keys(struct map_reader *r, const struct bpf_map *m, size_t ks, s
 	return 0;
 }
 
+/* A per-CPU map's value comes as one 8-byte-aligned slot per possible CPU. */
+static size_t value_size(const struct bpf_map *m)
+{
+	size_t vs = bpf_map__value_size(m);
+	int ncpu;
+
+	switch (bpf_map__type(m)) {
+	case BPF_MAP_TYPE_PERCPU_HASH:
+	case BPF_MAP_TYPE_LRU_PERCPU_HASH:
+	case BPF_MAP_TYPE_PERCPU_ARRAY:
+		ncpu = libbpf_num_possible_cpus();
+		return ((vs + 7) & ~(size_t)7) * (size_t)(ncpu > 0 ? ncpu : 1);
+	default:
+		return vs;
+	}
+}
+
+size_t map_reader_value_size(const struct bpf_map *m)
+{
+	return value_size(m);
+}
+
 int map_read(struct map_reader *r, const struct bpf_map *m)
 {
-	size_t ks = bpf_map__key_size(m), vs = bpf_map__value_size(m);
+	size_t ks = bpf_map__key_size(m), vs = value_size(m);
 	int err = -EOPNOTSUPP;
 
 	r->n = 0;

@@ -21,5 +21,7 @@ struct map_reader {
 /* Every entry now into r->keys/r->vals (r->n). 0 or -errno (r->n then holds what was read). */
 int map_read(struct map_reader *r, const struct bpf_map *m);
 void map_reader_free(struct map_reader *r);
+/* The size of one value in r->vals for map m. */
+size_t map_reader_value_size(const struct bpf_map *m);
 
 #endif

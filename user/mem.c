@@ -16,6 +16,7 @@
 
 #include "concern.h"
 #include "log.h"
+#include "mapread.h"
 #include "mem.h"
 #include "mem.skel.h"
 #include "procfs.h"
@@ -31,8 +32,12 @@ struct mem_priv {
 	struct mem_bpf *skel;
 	struct hmap last; /* tgid -> struct last: what we already emitted */
 	struct percpu_sum pcpu;
+	struct map_reader rd_faults, rd_mem; /* the two maps, read whole each tick */
+	uint64_t ticks;
 	char variant[160];
 };
+
+#define GONE_EVERY 10 /* ticks between /proc checks for idle processes (no proc concern) */
 
 SPINE_DEFINE_OPEN(mem)
 
@@ -98,6 +103,8 @@ static void mem_destroy(void *priv)
 	while (hmap_next(&p->last, &it, NULL, &v))
 		free(v);
 	hmap_free(&p->last);
+	map_reader_free(&p->rd_faults);
+	map_reader_free(&p->rd_mem);
 	mem_bpf__destroy(p->skel);
 	percpu_sum_free(&p->pcpu);
 	free(p);
@@ -106,11 +113,6 @@ static void mem_destroy(void *priv)
 static const char *mem_variant(void *priv)
 {
 	return ((struct mem_priv *)priv)->variant;
-}
-
-static uint64_t read_faults(struct mem_priv *p, uint32_t tgid)
-{
-	return percpu_sum(&p->pcpu, p->skel->maps.faults, &tgid, sizeof(tgid));
 }
 
 static void flush_snap(struct spine *sp, struct mem_snap *snap, uint64_t now)
@@ -129,15 +131,15 @@ static void flush_snap(struct spine *sp, struct mem_snap *snap, uint64_t now)
  * One process: emit it when it changed; forget it (map entries and our
  * copy) one tick after its exit was seen, once its last counts are out.
  */
-static void tick_one(struct spine *sp, struct mem_priv *p, uint32_t tgid, struct mem_snap *snap,
-		     uint64_t now, uint32_t *forget, size_t *nforget)
+static void tick_one(struct spine *sp, struct mem_priv *p, uint32_t tgid, uint64_t faults,
+		     const struct mem_stat *stp, struct mem_snap *snap, uint64_t now,
+		     uint32_t *forget, size_t *nforget)
 {
-	struct mem_stat st = { 0 };
-	uint64_t faults = read_faults(p, tgid);
+	struct mem_stat st = stp ? *stp : (struct mem_stat){ 0 };
 	struct last *l = hmap_get(&p->last, tgid);
 	struct proc *pr;
+	bool gone;
 
-	bpf_map__lookup_elem(p->skel->maps.procmem, &tgid, sizeof(tgid), &st, sizeof(st), 0);
 	if (!l) {
 		l = hmap_put_new(&p->last, tgid, sizeof(*l));
 		if (!l) {
@@ -146,8 +148,12 @@ static void tick_one(struct spine *sp, struct mem_priv *p, uint32_t tgid, struct
 		}
 	} else if (l->faults == faults && !memcmp(&l->st, &st, sizeof(st))) {
 		pr = model_find(sp->model, tgid);
-		/* Without the proc concern, /proc says whether it is gone. */
-		if (!l->gone_ns && ((pr && pr->exited) || !procfs_exists("/proc", tgid)))
+		/* The proc concern says when it exits; without it, /proc now and then. */
+		if (sp->model->concerns & concern_proc.bit)
+			gone = pr && pr->exited;
+		else
+			gone = !(p->ticks % GONE_EVERY) && !procfs_exists("/proc", tgid);
+		if (!l->gone_ns && gone)
 			l->gone_ns = now;
 		else if (l->gone_ns && *nforget < 4096)
 			forget[(*nforget)++] = tgid;
@@ -160,34 +166,52 @@ static void tick_one(struct spine *sp, struct mem_priv *p, uint32_t tgid, struct
 		flush_snap(sp, snap, now);
 }
 
+/* Faults of one process: its per-CPU slots summed. */
+static uint64_t faults_of(const struct map_reader *r, size_t i, size_t vs)
+{
+	const uint64_t *v = (const uint64_t *)((const char *)r->vals + i * vs);
+	uint64_t sum = 0;
+	size_t c;
+
+	for (c = 0; c < vs / sizeof(*v); c++)
+		sum += v[c];
+	return sum;
+}
+
 static void mem_tick(struct spine *sp, void *priv, uint64_t now)
 {
 	struct mem_priv *p = priv;
 	struct mem_snap *snap = calloc(1, sizeof(*snap));
-	uint32_t key, next, *forget = calloc(4096, sizeof(*forget));
-	struct hmap seen;
-	size_t nforget = 0, i;
-	int pass;
+	uint32_t *forget = calloc(4096, sizeof(*forget));
+	size_t fvs = map_reader_value_size(p->skel->maps.faults), nforget = 0, i;
+	struct hmap stats; /* tgid -> its struct mem_stat in rd_mem */
 
+	p->ticks++;
 	if (!snap || !forget) {
 		free(snap);
 		free(forget);
 		return;
 	}
-	hmap_init(&seen);
-	/* Both maps: a process may fault without an RSS change and vice versa. */
-	for (pass = 0; pass < 2; pass++) {
-		struct bpf_map *m = pass ? p->skel->maps.procmem : p->skel->maps.faults;
-		void *prev = NULL;
+	hmap_init(&stats);
+	/* Both maps whole: a process may fault without an RSS change and vice versa. */
+	map_read(&p->rd_faults, p->skel->maps.faults);
+	map_read(&p->rd_mem, p->skel->maps.procmem);
+	for (i = 0; i < p->rd_mem.n; i++)
+		hmap_put(&stats, ((const uint32_t *)p->rd_mem.keys)[i],
+			 (struct mem_stat *)p->rd_mem.vals + i);
+	for (i = 0; i < p->rd_faults.n; i++) {
+		uint32_t tgid = ((const uint32_t *)p->rd_faults.keys)[i];
 
-		while (!bpf_map__get_next_key(m, prev, &next, sizeof(next))) {
-			key = next;
-			prev = &key;
-			if (hmap_get(&seen, key))
-				continue;
-			hmap_put(&seen, key, (void *)1);
-			tick_one(sp, p, key, snap, now, forget, &nforget);
-		}
+		tick_one(sp, p, tgid, faults_of(&p->rd_faults, i, fvs), hmap_del(&stats, tgid),
+			 snap, now, forget, &nforget);
+	}
+	/* Those with an RSS but no fault yet. */
+	for (i = 0; i < p->rd_mem.n; i++) {
+		uint32_t tgid = ((const uint32_t *)p->rd_mem.keys)[i];
+
+		if (hmap_get(&stats, tgid))
+			tick_one(sp, p, tgid, 0, (struct mem_stat *)p->rd_mem.vals + i, snap, now,
+				 forget, &nforget);
 	}
 	flush_snap(sp, snap, now);
 	for (i = 0; i < nforget; i++) {
@@ -195,7 +219,7 @@ static void mem_tick(struct spine *sp, void *priv, uint64_t now)
 		bpf_map__delete_elem(p->skel->maps.faults, &forget[i], sizeof(forget[i]), 0);
 		bpf_map__delete_elem(p->skel->maps.procmem, &forget[i], sizeof(forget[i]), 0);
 	}
-	hmap_free(&seen);
+	hmap_free(&stats);
 	free(snap);
 	free(forget);
 }
