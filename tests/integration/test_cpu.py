@@ -89,12 +89,20 @@ def test_hot_functions_within_5_points_under_their_cause(burn):
     period_s = doc["cpu"]["period_ns"] / 1e9
     assert abs(total * period_s - made["cpu_s"]) <= 0.1 * made["cpu_s"] + 0.05, (total, made)
     leaf = defaultdict(int)
+    skipped = 0
     for frames, n in mine:
         leaf[frames[-1]] += n
         # The whole chain is there, cause frames first: job;comm;main;...;burn_x
         if frames[-1] in HOT:
             chain = frames[frames.index("st-cpuburn") + 1:]
-            assert chain[-2] == "burn_main_loop" or "burn_main_loop" in chain, frames
+            if "burn_main_loop" in chain:
+                continue
+            # A sample on burn_x's first instruction, before its push %rbp: the
+            # frame-pointer walk then skips its caller (main;burn_x). Rare,
+            # and only that shape.
+            assert chain[-2:] == ["main", frames[-1]], frames
+            skipped += n
+    assert skipped <= 0.02 * total, (skipped, total)
     for fn in HOT:
         share = leaf[fn] / total
         assert abs(share - made["measured"][fn]) <= 0.05, (fn, share, made["measured"])
