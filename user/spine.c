@@ -316,11 +316,31 @@ uint64_t percpu_sum(struct percpu_sum *ps, const struct bpf_map *m, const void *
 	return sum;
 }
 
+/* The kernel's config where libbpf looks for it: /boot/config-RELEASE or /proc/config.gz. */
+static bool kconfig_present(void)
+{
+	struct utsname u;
+	char path[sizeof(u.release) + 16];
+
+	if (!access("/proc/config.gz", R_OK) || uname(&u))
+		return true;
+	snprintf(path, sizeof(path), "/boot/config-%s", u.release);
+	return !access(path, R_OK);
+}
+
 void *spine_open_skel(struct spine *sp, struct percpu_sum *pcpu,
 		      void *(*open)(const struct bpf_object_open_opts *oo), int *err)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oo, .btf_custom_path = sp->o->btf_path);
 	void *skel;
+
+	/*
+	 * libbpf reads the kernel's config for __kconfig externs (tcp's
+	 * CONFIG_HZ) and fails the load when there is none, weak or not: say
+	 * "unknown" instead, which the programs handle (no idle times).
+	 */
+	if (!kconfig_present())
+		oo.kconfig = "CONFIG_HZ=0\n";
 
 	/*
 	 * Naming the kernel BTF as a custom path keeps libbpf from walking module
