@@ -1090,18 +1090,22 @@ static void set_mem_limit(struct ctl *c, const struct opts *o)
 		fail(c, o, "--mem-limit: write %s", path, -e);
 }
 
-/* The mirror: outside our cgroups, sends MB MiB to each connection until killed. */
+/*
+ * The mirror: outside our cgroups, sends MB MiB to each connection until
+ * killed. It calls listen() itself, as a server does: a tracer that learns a
+ * connection's owner from its listener (the net concern's fallback) names it.
+ */
 static void start_mirror(struct ctl *c, const struct opts *o)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET };
 	socklen_t alen = sizeof(a);
-	char port[16];
+	char port[16], ok = 0;
 	pid_t pid;
-	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int l = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ready[2];
 
 	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) || listen(l, 4) ||
-	    getsockname(l, (struct sockaddr *)&a, &alen))
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) ||
+	    getsockname(l, (struct sockaddr *)&a, &alen) || pipe2(ready, O_CLOEXEC))
 		fail(c, o, "mirror socket: %s", strerror(errno), 0);
 	snprintf(port, sizeof(port), "%u", ntohs(a.sin_port));
 	setenv(MIRROR_ENV, port, 1); /* inherited by the tree */
@@ -1118,6 +1122,10 @@ static void start_mirror(struct ctl *c, const struct opts *o)
 		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		prctl(PR_SET_NAME, "mirror");
 		memset(buf, 'p', sizeof(buf));
+		ok = listen(l, 4) ? 0 : 1;
+		if (write(ready[1], &ok, 1) != 1 || !ok)
+			_exit(1);
+		close(ready[1]);
 		for (;;) {
 			unsigned long long left = (unsigned long long)o->download_mb * MIB;
 			int s = accept4(l, NULL, NULL, SOCK_CLOEXEC);
@@ -1138,7 +1146,14 @@ static void start_mirror(struct ctl *c, const struct opts *o)
 		}
 	}
 	close(l);
+	close(ready[1]);
 	c->mirror = pid;
+	/* The updater connects only once the mirror listens. */
+	while (read(ready[0], &ok, 1) < 0 && errno == EINTR)
+		;
+	close(ready[0]);
+	if (!ok)
+		fail(c, o, "mirror: %s", "listen failed", 0);
 }
 
 /* The distractor: outside our cgroups, exec'd through a symlink for its comm. */
