@@ -149,20 +149,25 @@ def test_cpu_seconds_agree_in_json_folded_and_pprof(rep):
 
 
 def test_the_oom_kill_is_the_same_everywhere(rep):
+    """Every OOM kill the generator saw (one here; the memcg killer of a
+    cgroup2-only kernel may take two), named alike in every format."""
     doc, made = rep["doc"], rep["made"]["cron"]
-    assert len(made["oom_victims"]) == 1
-    victim = made["oom_victims"][0]
+    victims = sorted(made["oom_victims"])
+    assert victims, made
     kills = doc["oom_kills"]
-    assert [k["victim_pid"] for k in kills] == [victim]
-    assert kills[0]["cause"] == f"st-rep-cron-{rep['tag']}"
+    assert sorted(k["victim_pid"] for k in kills) == victims
+    assert {k["cause"] for k in kills} == {f"st-rep-cron-{rep['tag']}"}
     marks = [m for m in doc["timeline"]["marks"] if m["kind"] == "oom_kill"]
-    assert [m["pid"] for m in marks] == [victim]
-    assert re.search(rf"\[{victim}\]", rep["text"]), "the text report names the victim"
-    assert f"{victim}" in rep["html"] and "oom" in rep["html"].lower()
+    assert sorted(m["pid"] for m in marks) == victims
+    for victim in victims:
+        assert re.search(rf"\[{victim}\]", rep["text"]), "the text report names the victim"
+        assert f"{victim}" in rep["html"] and "oom" in rep["html"].lower()
     trace = json.loads(rep["perfetto"])["traceEvents"]
     ooms = [e for e in trace if e["ph"] == "i" and e["name"].startswith("OOM kill")]
-    assert [e["tid"] for e in ooms] == [victim], ooms
-    assert abs(ooms[0]["ts"] / 1e6 - kills[0]["time_s"]) < 1e-3
+    assert sorted(e["tid"] for e in ooms) == victims, ooms
+    when = {k["victim_pid"]: k["time_s"] for k in kills}
+    for e in ooms:
+        assert abs(e["ts"] / 1e6 - when[e["tid"]]) < 1e-3, (e, when)
 
 
 def test_each_scenario_is_in_the_report(rep):
