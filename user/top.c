@@ -158,7 +158,6 @@ struct top_view {
 	uint64_t last; /* time of the last sample, 0 before the first */
 	uint64_t next; /* when the next one is due */
 	double elapsed_s; /* what the last sample's rates are over */
-	long ncpu; /* online CPUs: the most CPU% a cause can have, / 100 */
 	struct top_row *rows;
 	size_t nrows, cap;
 	struct hmap prev; /* job -> struct top_prev */
@@ -183,9 +182,6 @@ struct top_view *top_view_new(struct model *m, double interval_s, unsigned int h
 	v->interval_s = interval_s;
 	v->have = have;
 	v->host_busy = -1;
-	v->ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	if (v->ncpu < 1)
-		v->ncpu = 1;
 	hmap_init(&v->prev);
 	hmap_init(&v->announced);
 	return v;
@@ -344,13 +340,6 @@ static void row_add(struct top_view *v, struct job *j, size_t rank, uint64_t now
 	if (r) {
 		*r = (struct top_row){ .job = j, .rank = rank, .ooms = j->oom_kills };
 		r->cpu_pct = el > 0 && j->cpu_s > p->cpu_s ? 100 * (j->cpu_s - p->cpu_s) / el : 0;
-		/*
-		 * Samples are counted on the recorder's tick, the interval on ours: a
-		 * late loop can see two ticks' samples in one short interval. Never
-		 * more than every CPU.
-		 */
-		if (r->cpu_pct > 100.0 * v->ncpu)
-			r->cpu_pct = 100.0 * v->ncpu;
 		r->flt_s = rate(j->page_faults, p->faults, el);
 		r->hs_full_s = rate(full, p->hs_full, el);
 		r->hs_res_s = rate(res, p->hs_res, el);
