@@ -21,6 +21,7 @@ Helpers (from conftest import ...):
 
 import json
 import os
+import socket
 import signal
 import subprocess
 import threading
@@ -314,3 +315,12 @@ def run_cronjob(cronjob_bin):
         return job
 
     return run
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 nobody holds now (the kernel's pick, released)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port

@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import json_lines
+from conftest import free_port, json_lines
 
 # The newest kernel seen reporting a child's first transition without its peer is 6.12.
 KERNEL = tuple(int(x) for x in os.uname().release.split("-")[0].split(".")[:2])
@@ -112,14 +112,6 @@ def bound_listener(family):
     lst = socket.socket(af, socket.SOCK_STREAM)
     lst.bind((host, 0))
     return lst, host, lst.getsockname()[1]
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def own_netns():

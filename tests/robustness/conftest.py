@@ -20,6 +20,7 @@ Helpers (from conftest import ...):
 
 import json
 import os
+import socket
 import random
 import subprocess
 import threading
@@ -301,3 +302,12 @@ def recorded(st, tmp_path_factory):
     res = r.finish(60)
     assert res.returncode == 0, res
     return path
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 nobody holds now (the kernel's pick, released)."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port

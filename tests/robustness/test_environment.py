@@ -9,7 +9,7 @@ import json
 import subprocess
 import textwrap
 
-from conftest import one_error_line, report_json, run
+from conftest import free_port, one_error_line, report_json, run
 
 NO_CAPS = ["setpriv", "--inh-caps=-all", "--bounding-set=-all"]
 BPF_PERFMON = ["setpriv", "--inh-caps=-all,+bpf,+perfmon", "--bounding-set=-all,+bpf,+perfmon"]
@@ -20,15 +20,6 @@ NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--i
 def header_concerns(path):
     with open(path, "rb") as f:
         return int.from_bytes(f.read(36)[32:36], "little")
-
-
-def free_port():
-    import socket
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_not_root_and_no_caps(st, ledger, tmp_path):

@@ -8,12 +8,11 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.request
 
-from conftest import Running, report_json, rng, run, vm_rss_kb
+from conftest import Running, free_port, report_json, rng, run, vm_rss_kb
 
 SPAWNERS = 4
 PER_SPAWNER = 400
@@ -108,14 +107,6 @@ def test_small_ringbuf_stream_says_lost(st, ledger):
     assert sum(x["new"] for x in lost) == total
     assert len(execs) + total >= spawned, (len(execs), total, spawned)
     ledger.add("ringbuf-stream", events_made=spawned, execs_seen=len(execs), lost_counted=total)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def test_small_ringbuf_serve_metric(st, ledger):
