@@ -268,12 +268,18 @@ static int on_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
+/*
+ * 0: the kernel's own wakeup policy for every record. A threshold of an
+ * eighth of the ring cut a record's cost tenfold (docs/performance.md), but
+ * under it test_tcp's exact transition counts came out one connection short
+ * in two CI runs of three: off until that is understood.
+ */
 uint64_t spine_wakeup_bytes(const struct spine *sp, const struct bpf_map *events)
 {
 	uint64_t ring = sp->o->ringbuf_kb ? (uint64_t)sp->o->ringbuf_kb * 1024 :
 					    bpf_map__max_entries(events);
 
-	return ring / 8;
+	return getenv("SPIKETRACE_WAKEUP_THRESHOLD") ? ring / 8 : 0;
 }
 
 const char *spine_pick(struct spine *sp, struct bpf_program *btf, struct bpf_program *tp,
