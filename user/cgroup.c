@@ -204,12 +204,7 @@ static void tree_scan(struct cg_tree *t)
 
 static void tree_free(struct cg_tree *t)
 {
-	size_t i = 0;
-	void *v;
-
-	while (hmap_next(&t->paths, &i, NULL, &v))
-		free(v);
-	hmap_free(&t->paths);
+	hmap_free_all(&t->paths);
 	hmap_free(&t->neg);
 	free(t->root);
 	t->root = NULL;

@@ -229,12 +229,7 @@ static void dict_put(struct flight *f, uint64_t key, const void *p, uint32_t len
 
 static void dict_free(struct flight *f)
 {
-	size_t it = 0;
-	void *v;
-
-	while (hmap_next(&f->dict, &it, NULL, &v))
-		free(v);
-	hmap_free(&f->dict);
+	hmap_free_all(&f->dict);
 }
 
 /* ---- frames in ---------------------------------------------------------- */

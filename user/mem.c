@@ -97,12 +97,8 @@ static void mem_detach(void *priv)
 static void mem_destroy(void *priv)
 {
 	struct mem_priv *p = priv;
-	size_t it = 0;
-	void *v;
 
-	while (hmap_next(&p->last, &it, NULL, &v))
-		free(v);
-	hmap_free(&p->last);
+	hmap_free_all(&p->last);
 	map_reader_free(&p->rd_faults);
 	map_reader_free(&p->rd_mem);
 	mem_bpf__destroy(p->skel);

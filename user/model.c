@@ -36,8 +36,6 @@ void model_free(struct model *m)
 {
 	struct proc *p, *pn;
 	struct job *j, *jn;
-	size_t it = 0;
-	void *v;
 
 	if (!m)
 		return;
@@ -52,9 +50,7 @@ void model_free(struct model *m)
 		jn = j->next;
 		job_free(j);
 	}
-	while (hmap_next(&m->strings, &it, NULL, &v))
-		free(v);
-	hmap_free(&m->strings);
+	hmap_free_all(&m->strings);
 	hmap_free(&m->live);
 	hmap_free(&m->cgroups[0]);
 	hmap_free(&m->cgroups[1]);

@@ -135,15 +135,10 @@ static void net_detach(void *priv)
 static void net_destroy(void *priv)
 {
 	struct net_priv *p = priv;
-	size_t i = 0;
-	uint64_t k;
-	void *v;
 
 	net_bpf__destroy(p->skel);
 	percpu_sum_free(&p->pcpu);
-	while (hmap_next(&p->last, &i, &k, &v))
-		free(v);
-	hmap_free(&p->last);
+	hmap_free_all(&p->last);
 	map_reader_free(&p->rd);
 	free(p->cnt);
 	free(p);
@@ -355,17 +350,6 @@ static void emit_peers(struct spine *sp, struct hmap *peers, uint64_t now)
 	free(r);
 }
 
-static void free_all(struct hmap *m)
-{
-	size_t i = 0;
-	uint64_t k;
-	void *v;
-
-	while (hmap_next(m, &i, &k, &v))
-		free(v);
-	hmap_free(m);
-}
-
 static void net_tick(struct spine *sp, void *priv, uint64_t now)
 {
 	struct net_priv *p = priv;
@@ -378,8 +362,8 @@ static void net_tick(struct spine *sp, void *priv, uint64_t now)
 	forget_gone(p);
 	emit_bytes(sp, p, &a.procs, now);
 	emit_peers(sp, &a.peers, now);
-	free_all(&a.procs);
-	free_all(&a.peers);
+	hmap_free_all(&a.procs);
+	hmap_free_all(&a.peers);
 }
 
 static void net_handle(struct spine *sp, const struct st_hdr *h, size_t len)

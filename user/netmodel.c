@@ -220,10 +220,7 @@ void net_model_free(struct net_model *n)
 		free(v);
 	}
 	hmap_free(&n->procs);
-	i = 0;
-	while (hmap_next(&n->peers, &i, &k, &v))
-		free(v);
-	hmap_free(&n->peers);
+	hmap_free_all(&n->peers);
 	free(n->ranked);
 	free(n);
 }

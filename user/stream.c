@@ -381,15 +381,9 @@ static void tcp_json(struct stream *s, const struct tcp_event *e, const struct t
 
 void stream_free(struct stream *s)
 {
-	size_t it = 0;
-	uint64_t k;
-	void *v;
-
 	hmap_free(&s->prev_faults);
 	hmap_free(&s->prev_cpu);
-	while (hmap_next(&s->prev_net, &it, &k, &v))
-		free(v);
-	hmap_free(&s->prev_net);
+	hmap_free_all(&s->prev_net);
 }
 
 void stream_event(void *ctx, const struct mev *ev)

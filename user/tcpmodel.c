@@ -42,9 +42,7 @@ void tcp_model_free(struct tcp_model *t)
 
 	if (!t)
 		return;
-	while (hmap_next(&t->live, &it, NULL, &v))
-		free(v);
-	hmap_free(&t->live);
+	hmap_free_all(&t->live);
 	it = 0;
 	while (hmap_next(&t->procs, &it, NULL, &v))
 		free(v);

@@ -94,6 +94,16 @@ int hmap_put(struct hmap *m, uint64_t key, void *val)
 	return 0;
 }
 
+void hmap_free_all(struct hmap *m)
+{
+	size_t it = 0;
+	void *v;
+
+	while (hmap_next(m, &it, NULL, &v))
+		free(v);
+	hmap_free(m);
+}
+
 void *hmap_put_new(struct hmap *m, uint64_t key, size_t size)
 {
 	void *v = calloc(1, size);

@@ -27,6 +27,8 @@ void *hmap_del(struct hmap *m, uint64_t key);
 void *hmap_put_new(struct hmap *m, uint64_t key, size_t size);
 /* Iteration: for (i = 0; hmap_next(m, &i, &k, &v); ) */
 bool hmap_next(const struct hmap *m, size_t *iter, uint64_t *key, void **val);
+/* free() of every value, then hmap_free(): for maps that own malloc'd values. */
+void hmap_free_all(struct hmap *m);
 
 /* FNV-1a of a string, never 0 (a valid hmap key). */
 uint64_t st_hash_str(const char *s);
