@@ -77,15 +77,6 @@ double model_time_s(const struct model *m, uint64_t ts)
 	return (double)(ts - m->t0) / 1e9;
 }
 
-static uint64_t str_hash(const char *s)
-{
-	uint64_t h = 0xcbf29ce484222325ULL; /* FNV-1a */
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
-	return h ? h : 1;
-}
-
 const char *model_intern(struct model *m, const char *s)
 {
 	uint64_t h;
@@ -94,7 +85,7 @@ const char *model_intern(struct model *m, const char *s)
 	if (!s)
 		return NULL;
 	/* Linear probing on the hash key itself resolves rare collisions. */
-	for (h = str_hash(s);; h = h + 1 ? h + 1 : 1) {
+	for (h = st_hash_str(s);; h = h + 1 ? h + 1 : 1) {
 		v = hmap_get(&m->strings, h);
 		if (!v)
 			break;
@@ -634,7 +625,7 @@ static struct job *job_get(struct model *m, const char *key, const char *name)
 	uint64_t h;
 	struct job *j;
 
-	for (h = str_hash(key);; h = h + 1 ? h + 1 : 1) {
+	for (h = st_hash_str(key);; h = h + 1 ? h + 1 : 1) {
 		j = hmap_get(&m->jobs_by_key, h);
 		if (!j)
 			break;

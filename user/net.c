@@ -184,15 +184,12 @@ static void acc_peer(struct net_priv *p, struct tick_acc *a, const struct net_so
 {
 	struct net_peer_ent key = { .family = s->family };
 	struct net_peer_ent *e;
-	uint64_t h = 1469598103934665603ull;
-	size_t i;
+	uint64_t h;
 
 	key.inbound = inbound(p, s);
 	key.port = key.inbound ? s->lport : s->rport;
 	memcpy(key.addr, s->raddr, key.family == 2 ? 4 : sizeof(key.addr));
-	for (i = 0; i < sizeof(key); i++)
-		h = (h ^ ((const uint8_t *)&key)[i]) * 1099511628211ull;
-	h = h ? h : 1;
+	h = net_peer_hash(&key);
 	e = hmap_get(&a->peers, h);
 	if (!e) {
 		e = hmap_put_new(&a->peers, h, sizeof(*e));
@@ -285,13 +282,42 @@ static void counters(struct net_priv *p, uint64_t *rx, uint64_t *tx, uint64_t *f
 	}
 }
 
+/*
+ * Emits the values of m, REC_MAX entries a record, into r (a record of type
+ * type with hdr_size bytes before its entries and its count at *n); an empty
+ * map emits one empty record only when force is set. True if one was emitted.
+ */
+static bool emit_chunks(struct spine *sp, struct st_hdr *r, __u32 *n, size_t hdr_size,
+			size_t ent_size, uint16_t type, struct hmap *m, uint64_t now, bool force)
+{
+	bool sent = false;
+	size_t i = 0;
+	uint64_t k;
+	void *v;
+
+	for (;;) {
+		bool more = hmap_next(m, &i, &k, &v);
+
+		if (more)
+			memcpy((char *)r + hdr_size + (*n)++ * ent_size, v, ent_size);
+		if (*n == REC_MAX || (!more && (*n || (force && !sent)))) {
+			*r = (struct st_hdr){ .type = type,
+					      .size = hdr_size + *n * ent_size,
+					      .ts = now };
+			spine_emit(sp, r);
+			*n = 0;
+			sent = true;
+		}
+		if (!more)
+			return sent;
+	}
+}
+
 static void emit_bytes(struct spine *sp, struct net_priv *p, struct hmap *procs, uint64_t now)
 {
-	size_t sz = sizeof(struct net_bytes_rec) + REC_MAX * sizeof(struct net_bytes_ent);
-	struct net_bytes_rec *r = calloc(1, sz);
-	uint64_t rx, tx, full, k;
-	size_t i = 0;
-	void *v;
+	struct net_bytes_rec *r = calloc(1, sizeof(*r) + REC_MAX * sizeof(r->e[0]));
+	uint64_t rx, tx, full;
+	bool force;
 
 	if (!r)
 		return;
@@ -300,53 +326,24 @@ static void emit_bytes(struct spine *sp, struct net_priv *p, struct hmap *procs,
 	r->total_rx = rx;
 	r->total_tx = tx;
 	r->mapfull = full;
-	for (;;) {
-		bool more = hmap_next(procs, &i, &k, &v);
-
-		if (more)
-			r->e[r->n++] = *(struct net_bytes_ent *)v;
-		if (r->n == REC_MAX ||
-		    (!more && (r->n || rx != p->tot_rx || tx != p->tot_tx || !p->announced))) {
-			r->h = (struct st_hdr){ .type = ST_NET_BYTES,
-						.size = sizeof(*r) + r->n * sizeof(r->e[0]),
-						.ts = now };
-			spine_emit(sp, &r->h);
-			r->n = 0;
-			p->tot_rx = rx;
-			p->tot_tx = tx;
-			p->announced = true;
-		}
-		if (!more)
-			break;
+	/* Totals that moved are news even without a process to name (and the first tick always is). */
+	force = rx != p->tot_rx || tx != p->tot_tx || !p->announced;
+	if (emit_chunks(sp, &r->h, &r->n, sizeof(*r), sizeof(r->e[0]), ST_NET_BYTES, procs, now,
+			force)) {
+		p->tot_rx = rx;
+		p->tot_tx = tx;
+		p->announced = true;
 	}
 	free(r);
 }
 
 static void emit_peers(struct spine *sp, struct hmap *peers, uint64_t now)
 {
-	size_t sz = sizeof(struct net_peers_rec) + REC_MAX * sizeof(struct net_peer_ent);
-	struct net_peers_rec *r = calloc(1, sz);
-	size_t i = 0;
-	uint64_t k;
-	void *v;
+	struct net_peers_rec *r = calloc(1, sizeof(*r) + REC_MAX * sizeof(r->e[0]));
 
 	if (!r)
 		return;
-	for (;;) {
-		bool more = hmap_next(peers, &i, &k, &v);
-
-		if (more)
-			r->e[r->n++] = *(struct net_peer_ent *)v;
-		if (r->n == REC_MAX || (!more && r->n)) {
-			r->h = (struct st_hdr){ .type = ST_NET_PEERS,
-						.size = sizeof(*r) + r->n * sizeof(r->e[0]),
-						.ts = now };
-			spine_emit(sp, &r->h);
-			r->n = 0;
-		}
-		if (!more)
-			break;
-	}
+	emit_chunks(sp, &r->h, &r->n, sizeof(*r), sizeof(r->e[0]), ST_NET_PEERS, peers, now, false);
 	free(r);
 }
 

@@ -95,16 +95,10 @@ void model_net_bytes(struct model *m, const struct net_bytes_rec *r, size_t len)
 	}
 }
 
-static uint64_t peer_hash(const struct net_peer_ent *e)
+uint64_t net_peer_hash(const struct net_peer_ent *e)
 {
-	uint64_t h = 1469598103934665603ull;
-	const uint8_t *b = (const void *)e;
-	size_t i;
-
 	/* family, inbound, port and address: the part before rx. */
-	for (i = 0; i < offsetof(struct net_peer_ent, rx); i++)
-		h = (h ^ b[i]) * 1099511628211ull;
-	return h ? h : 1;
+	return st_hash_bytes(e, offsetof(struct net_peer_ent, rx));
 }
 
 void model_net_peers(struct model *m, const struct net_peers_rec *r, size_t len)
@@ -120,7 +114,7 @@ void model_net_peers(struct model *m, const struct net_peers_rec *r, size_t len)
 		uint64_t h;
 
 		e.pad = 0;
-		h = peer_hash(&e);
+		h = net_peer_hash(&e);
 		p = hmap_get(&n->peers, h);
 		if (!p) {
 			p = hmap_put_new(&n->peers, h, sizeof(*p));

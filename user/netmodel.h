@@ -53,6 +53,8 @@ struct net_model {
 
 void model_net_bytes(struct model *m, const struct net_bytes_rec *r, size_t len);
 void model_net_peers(struct model *m, const struct net_peers_rec *r, size_t len);
+/* The hmap key of a peer: family, direction, port and address (pad must be 0). */
+uint64_t net_peer_hash(const struct net_peer_ent *e);
 void net_model_free(struct net_model *n);
 /* Sets j->net_rx/net_tx from its processes. */
 void net_job(struct model *m, struct job *j);

@@ -232,9 +232,15 @@ int st_parse_secs(const char *s, double min, double max, double *out)
 
 uint64_t st_hash_str(const char *s)
 {
+	return st_hash_bytes(s, strlen(s));
+}
+
+uint64_t st_hash_bytes(const void *b, size_t n)
+{
+	const unsigned char *s = b;
 	uint64_t h = 1469598103934665603ull;
 
-	while (*s)
-		h = (h ^ (unsigned char)*s++) * 1099511628211ull;
+	while (n--)
+		h = (h ^ *s++) * 1099511628211ull;
 	return h ? h : 1;
 }

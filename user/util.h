@@ -30,8 +30,9 @@ bool hmap_next(const struct hmap *m, size_t *iter, uint64_t *key, void **val);
 /* free() of every value, then hmap_free(): for maps that own malloc'd values. */
 void hmap_free_all(struct hmap *m);
 
-/* FNV-1a of a string, never 0 (a valid hmap key). */
+/* FNV-1a of a string or of n bytes, never 0 (a valid hmap key). */
 uint64_t st_hash_str(const char *s);
+uint64_t st_hash_bytes(const void *b, size_t n);
 
 uint64_t now_mono_ns(void);
 uint64_t now_real_ns(void);
