@@ -69,6 +69,7 @@ struct cpu_priv {
 	uint64_t ips[CPU_MAX_DEPTH];
 	struct cpu_stack_rec *srec; /* scratch, CPU_STACK_REC_MAX bytes */
 	struct map_reader samples; /* cpu_samples, read whole each tick */
+	struct map_reader conc, conc_max, delay; /* the scheduler view, likewise */
 	char variant[160];
 };
 
@@ -177,6 +178,9 @@ static void cpu_destroy(void *priv)
 	sym_free(p->sym);
 	free(p->srec);
 	map_reader_free(&p->samples);
+	map_reader_free(&p->conc);
+	map_reader_free(&p->conc_max);
+	map_reader_free(&p->delay);
 	cpu_bpf__destroy(p->skel);
 	percpu_sum_free(&p->pcpu);
 	free(p);
@@ -185,16 +189,6 @@ static void cpu_destroy(void *priv)
 static const char *cpu_variant(void *priv)
 {
 	return ((struct cpu_priv *)priv)->variant;
-}
-
-static uint64_t hash_bytes(const void *b, size_t n)
-{
-	const unsigned char *s = b;
-	uint64_t h = 1469598103934665603ull;
-
-	while (n--)
-		h = (h ^ *s++) * 1099511628211ull;
-	return h ? h : 1;
 }
 
 /* Appends one frame name; false when the record is full. */
@@ -283,7 +277,7 @@ static uint32_t intern(struct spine *sp, struct cpu_priv *p, uint64_t now)
 {
 	struct cpu_stack_rec *r = p->srec;
 	size_t body = r->len + 8;
-	uint64_t h = hash_bytes(&r->nframes, 4) ^ hash_bytes(r->names, r->len);
+	uint64_t h = st_hash_bytes(&r->nframes, 4) ^ st_hash_bytes(r->names, r->len);
 	struct content *c = hmap_get(&p->contents, h), *head = c;
 
 	h = h ? h : 1;
@@ -315,7 +309,7 @@ static uint64_t ref_hash(const struct cpu_key *k)
 	struct cpu_key x = *k;
 
 	x.tag = 0;
-	return hash_bytes(&x, sizeof(x));
+	return st_hash_bytes(&x, sizeof(x));
 }
 
 static uint32_t stack_id(struct spine *sp, struct cpu_priv *p, const struct cpu_key *k,
@@ -354,7 +348,7 @@ static uint32_t stack_id(struct spine *sp, struct cpu_priv *p, const struct cpu_
 /* Returns how many samples key k gained since the last read. */
 static uint64_t delta_of(struct cpu_priv *p, const struct cpu_key *k, uint64_t v)
 {
-	uint64_t h = hash_bytes(k, sizeof(*k)), d;
+	uint64_t h = st_hash_bytes(k, sizeof(*k)), d;
 	struct prev *e = hmap_get(&p->prev, h), *head = e;
 
 	for (; e; e = e->next)
@@ -471,85 +465,117 @@ static bool gone(uint32_t pid)
 	return !procfs_exists("/proc", pid);
 }
 
+/* The sched view's maps, read whole: conc_max by its key's hash, delay by tgid. */
+struct sched_read {
+	struct hmap max, delay; /* -> index + 1 into the reader */
+};
+
+static void sched_index(struct cpu_priv *p, struct sched_read *x)
+{
+	size_t i;
+
+	hmap_init(&x->max);
+	hmap_init(&x->delay);
+	for (i = 0; i < p->conc_max.n; i++)
+		hmap_put(&x->max,
+			 st_hash_bytes((struct cpu_conc_key *)p->conc_max.keys + i,
+				       sizeof(struct cpu_conc_key)),
+			 (void *)(uintptr_t)(i + 1));
+	for (i = 0; i < p->delay.n; i++)
+		hmap_put(&x->delay, ((uint32_t *)p->delay.keys)[i] + 1ull,
+			 (void *)(uintptr_t)(i + 1));
+}
+
+/* The peak a program kept for k since the last tick, taken (deleted) so the next starts anew. */
+static int64_t sched_take_max(struct cpu_priv *p, struct sched_read *x,
+			      const struct cpu_conc_key *k)
+{
+	uintptr_t i = (uintptr_t)hmap_get(&x->max, st_hash_bytes(k, sizeof(*k)));
+	const struct cpu_conc_key *mk = (struct cpu_conc_key *)p->conc_max.keys + i - 1;
+
+	if (!i || memcmp(mk, k, sizeof(*k)))
+		return 0;
+	bpf_map__delete_elem(p->skel->maps.conc_max, k, sizeof(*k), 0);
+	return ((int64_t *)p->conc_max.vals)[i - 1];
+}
+
 /*
  * One conc entry into e; false when there is nothing to say. *forget is
- * set for a process that is gone (it gets no more counts): deleted by the
- * caller after its walk, since deleting the key being walked restarts it.
+ * set for a process that is gone (it gets no more counts).
  */
-static bool sched_entry(struct spine *sp, struct cpu_priv *p, const struct cpu_conc_key *k,
+static bool sched_entry(struct spine *sp, struct cpu_priv *p, struct sched_read *x,
+			const struct cpu_conc_key *k, const struct cpu_conc *c,
 			struct cpu_sched_ent *e, bool *forget)
 {
-	struct cpu_conc c;
 	struct cpu_delay dl = { 0 };
-	int64_t mx = 0;
+	int64_t mx = sched_take_max(p, x, k);
 	uint32_t tgid = k->id;
-	uintptr_t last;
+	uintptr_t last, di;
 
-	if (bpf_map__lookup_elem(p->skel->maps.conc, k, sizeof(*k), &c, sizeof(c), 0))
-		return false;
-	if (!bpf_map__lookup_elem(p->skel->maps.conc_max, k, sizeof(*k), &mx, sizeof(mx), 0))
-		bpf_map__delete_elem(p->skel->maps.conc_max, k, sizeof(*k), 0);
 	memset(e, 0, sizeof(*e));
 	e->id = k->id;
 	e->kind = k->kind;
-	e->max_runnable = mx > c.cur ? mx : c.cur > 0 ? c.cur : 0;
+	e->max_runnable = mx > c->cur ? mx : c->cur > 0 ? c->cur : 0;
 	if (k->kind != CPU_CONC_TGID) {
 		if (e->max_runnable) /* records its path */
 			spine_cgroup(sp, k->kind == CPU_CONC_CGROUP ? CG_V2 : CG_MEM, k->id);
 		return e->max_runnable > 0;
 	}
-	bpf_map__lookup_elem(p->skel->maps.delay, &tgid, sizeof(tgid), &dl, sizeof(dl), 0);
+	di = (uintptr_t)hmap_get(&x->delay, tgid + 1ull);
+	if (di)
+		dl = ((struct cpu_delay *)p->delay.vals)[di - 1];
 	e->delay_ns = dl.total_ns;
 	e->delays = dl.count;
 	e->max_delay_ns = dl.max_ns;
 	last = (uintptr_t)hmap_get(&p->delays, tgid);
 	if (dl.count + 1 != last)
 		hmap_put(&p->delays, tgid, (void *)(uintptr_t)(dl.count + 1));
-	*forget = c.cur <= 0 && !mx && !(p->ticks % FORGET_EVERY) && gone(tgid);
+	*forget = c->cur <= 0 && !mx && !(p->ticks % FORGET_EVERY) && gone(tgid);
 	return e->max_runnable > 0 || dl.count + 1 != last;
 }
 
+static void sched_forget(struct cpu_priv *p, uint32_t tgid)
+{
+	struct cpu_conc_key key = { .id = tgid, .kind = CPU_CONC_TGID };
+
+	bpf_map__delete_elem(p->skel->maps.conc, &key, sizeof(key), 0);
+	bpf_map__delete_elem(p->skel->maps.delay, &tgid, sizeof(tgid), 0);
+	hmap_del(&p->delays, tgid);
+}
+
+/* Three batched reads a tick, not five syscalls per process (bench/run.py P5). */
 static void tick_sched(struct spine *sp, struct cpu_priv *p, uint64_t now)
 {
-	struct bpf_map *m = p->skel->maps.conc;
-	struct cpu_conc_key k, next, *prevk = NULL;
 	struct cpu_sched_rec *r;
-	uint32_t *old = NULL, *grown, tgid;
-	size_t nold = 0, cap = 0, i;
+	struct sched_read x;
 	bool forget;
+	size_t i;
 
 	r = malloc(sizeof(*r) + CPU_SCHED_MAX * sizeof(r->e[0]));
 	if (!r)
 		return;
 	memset(r, 0, sizeof(*r));
-	while (!bpf_map__get_next_key(m, prevk, &next, sizeof(next))) {
-		k = next;
-		prevk = &k;
+	/* conc_max before conc: a peak set in between is still seen by the next tick. */
+	if (map_read(&p->conc_max, p->skel->maps.conc_max) ||
+	    map_read(&p->delay, p->skel->maps.delay) || map_read(&p->conc, p->skel->maps.conc))
+		log_dbg("cpu: reading the scheduler maps: %zu/%zu/%zu entries read", p->conc.n,
+			p->conc_max.n, p->delay.n);
+	sched_index(p, &x);
+	for (i = 0; i < p->conc.n; i++) {
+		const struct cpu_conc_key *k = (struct cpu_conc_key *)p->conc.keys + i;
+
 		forget = false;
-		if (sched_entry(sp, p, &k, &r->e[r->n], &forget) && ++r->n == CPU_SCHED_MAX)
+		if (sched_entry(sp, p, &x, k, (struct cpu_conc *)p->conc.vals + i, &r->e[r->n],
+				&forget) &&
+		    ++r->n == CPU_SCHED_MAX)
 			flush_sched(sp, r, now);
-		if (!forget)
-			continue;
-		if (nold == cap) {
-			grown = realloc(old, (cap ? 2 * cap : 64) * sizeof(*old));
-			if (!grown)
-				continue; /* forgotten at a later sweep */
-			old = grown;
-			cap = cap ? 2 * cap : 64;
-		}
-		old[nold++] = k.id;
+		if (forget)
+			sched_forget(p, k->id);
 	}
 	flush_sched(sp, r, now);
 	free(r);
-	for (i = 0; i < nold; i++) {
-		struct cpu_conc_key key = { .id = old[i], .kind = CPU_CONC_TGID };
-
-		tgid = old[i];
-		bpf_map__delete_elem(m, &key, sizeof(key), 0);
-		bpf_map__delete_elem(p->skel->maps.delay, &tgid, sizeof(tgid), 0);
-		hmap_del(&p->delays, tgid);
-	}
-	free(old);
+	hmap_free(&x.max);
+	hmap_free(&x.delay);
 }
 
 /*
