@@ -411,6 +411,7 @@ static void tick_samples(struct spine *sp, struct cpu_priv *p, uint64_t now)
 {
 	struct cpu_samples_rec *r;
 	uint64_t d, lost, samples = cnt_sum(p, CPU_CNT_SAMPLES), idle = cnt_sum(p, CPU_CNT_IDLE);
+	bool sent = false;
 	size_t i;
 
 	r = malloc(sizeof(*r) + CPU_SAMPLES_MAX * sizeof(r->e[0]));
@@ -437,10 +438,13 @@ static void tick_samples(struct spine *sp, struct cpu_priv *p, uint64_t now)
 		r->e[r->n++] = (struct cpu_sample_ent){
 			.pid = k->tgid, .tag = k->tag, .stack = stack_id(sp, p, k, now), .count = d
 		};
-		if (r->n == CPU_SAMPLES_MAX)
+		if (r->n == CPU_SAMPLES_MAX) {
 			flush_samples(sp, r, now);
+			sent = true;
+		}
 	}
-	if (r->n || r->samples || r->lost_stacks)
+	/* One record every tick, even empty: live rates divide by the time between them. */
+	if (r->n || !sent)
 		flush_samples(sp, r, now);
 	free(r);
 	maybe_reset(p);

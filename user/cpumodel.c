@@ -194,6 +194,7 @@ void model_cpu_samples(struct model *m, const struct cpu_samples_rec *r, size_t 
 		n = r->n;
 	if (r->period_ns)
 		c->period_ns = r->period_ns;
+	c->tick_ts = r->h.ts;
 	c->samples += r->samples;
 	c->idle += r->idle;
 	c->lost_stacks += r->lost_stacks;

@@ -77,6 +77,7 @@ struct cpu_model {
 	struct hmap cgs[2]; /* per enum cg_hier: cgroup id -> struct cpu_cg */
 	struct hmap prof; /* hash -> chain of struct cpu_prof */
 	struct cpu_series host; /* cumulative non-idle samples, per record */
+	uint64_t tick_ts; /* the last samples record's time: what live rates are over */
 	bool sched; /* the scheduler view was recorded */
 };
 

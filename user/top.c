@@ -136,6 +136,7 @@ struct top_row {
 /* A job's counters at the last sample. */
 struct top_prev {
 	double cpu_s, run_delay_s;
+	double cpu_pct; /* shown again while no new samples came */
 	uint64_t faults, hs_full, hs_res, resets, tls, rss, net;
 	uint32_t execs, ooms;
 };
@@ -158,6 +159,14 @@ struct top_view {
 	uint64_t last; /* time of the last sample, 0 before the first */
 	uint64_t next; /* when the next one is due */
 	double elapsed_s; /* what the last sample's rates are over */
+	/*
+	 * What its CPU figures are over: the time between the cpu concern's
+	 * ticks that brought them (0: none since), not elapsed_s, which a
+	 * refresh out of step with those ticks (a key, a late loop) would
+	 * make too short or too long.
+	 */
+	double cpu_el;
+	uint64_t cpu_ts; /* the cpu tick the last sample saw */
 	struct top_row *rows;
 	size_t nrows, cap;
 	struct hmap prev; /* job -> struct top_prev */
@@ -339,7 +348,9 @@ static void row_add(struct top_view *v, struct job *j, size_t rank, uint64_t now
 	hs_counts(v->m, j, &full, &res);
 	if (r) {
 		*r = (struct top_row){ .job = j, .rank = rank, .ooms = j->oom_kills };
-		r->cpu_pct = el > 0 && j->cpu_s > p->cpu_s ? 100 * (j->cpu_s - p->cpu_s) / el : 0;
+		r->cpu_pct = !v->cpu_el		 ? p->cpu_pct :
+			     j->cpu_s > p->cpu_s ? 100 * (j->cpu_s - p->cpu_s) / v->cpu_el :
+						   0;
 		r->flt_s = rate(j->page_faults, p->faults, el);
 		r->hs_full_s = rate(full, p->hs_full, el);
 		r->hs_res_s = rate(res, p->hs_res, el);
@@ -360,7 +371,8 @@ static void row_add(struct top_view *v, struct job *j, size_t rank, uint64_t now
 		r->x[TM_NET] = rate(j->net_rx + j->net_tx, p->net, 1);
 		r->gone = gone(j, r, v->last);
 	}
-	*p = (struct top_prev){ .cpu_s = j->cpu_s,
+	*p = (struct top_prev){ .cpu_s = v->cpu_el || !r ? j->cpu_s : p->cpu_s,
+				.cpu_pct = r ? r->cpu_pct : 0,
 				.run_delay_s = j->run_delay_s,
 				.faults = j->page_faults,
 				.hs_full = full,
@@ -396,13 +408,22 @@ static void score_rows(struct top_view *v)
 	}
 }
 
+static void cpu_elapsed(struct top_view *v)
+{
+	uint64_t since = v->cpu_ts ? v->cpu_ts : v->m->t0, now = v->m->cpu ? v->m->cpu->tick_ts : 0;
+
+	v->cpu_el = now > since ? (double)(now - since) / 1e9 : 0;
+	if (now > since)
+		v->cpu_ts = now;
+}
+
 static void host_cpu(struct top_view *v)
 {
 	const struct cpu_model *c = v->m->cpu;
 	uint64_t ds, di;
 
-	if (!c)
-		return;
+	if (!c || !v->cpu_el)
+		return; /* no tick since: the last figure stands */
 	ds = c->samples - v->host_samples;
 	di = c->idle - v->host_idle;
 	v->host_busy = ds ? 100.0 * (double)(ds > di ? ds - di : 0) / (double)ds : 0;
@@ -579,6 +600,7 @@ void top_view_sample(struct top_view *v, uint64_t now)
 	size_t rank = 0;
 
 	v->elapsed_s = now > since ? (double)(now - since) / 1e9 : 0;
+	cpu_elapsed(v);
 	model_finalize(v->m, now);
 	host_cpu(v);
 	v->nrows = 0;

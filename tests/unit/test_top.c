@@ -263,6 +263,40 @@ static void test_rates_of_the_interval(void **state)
 	free(out);
 }
 
+static double noisy_pct(struct fixture *f)
+{
+	char *out = render(f, 80, 24, true), l[MAXL][256], cause[64];
+	size_t n = lines_of(out, true, l, MAXL);
+	const char *noisy = row_of(l, n, "st-noisy-42");
+	double pct = -1;
+
+	assert_non_null(noisy);
+	assert_int_equal(sscanf(noisy, "%63s %lf", cause, &pct), 2);
+	free(out);
+	return pct;
+}
+
+/*
+ * A refresh out of step with the cpu concern's ticks (a key, a late loop)
+ * divides the CPU they brought by the time between those ticks, not by the
+ * wall time between refreshes: 0.3 s after the last one (no tick since) it
+ * still says 400 %, not 0; 0.7 s later, with one more 1 s tick, 400 %, not
+ * the 571 % that 4 CPU-s over 0.7 s would make.
+ */
+static void test_cpu_rate_follows_the_ticks(void **state)
+{
+	struct fixture *f = *state;
+	double pct;
+
+	top_view_sample(f->v, TS(2.3));
+	pct = noisy_pct(f);
+	assert_true(pct > 399.9 && pct < 400.1);
+	tm_cpu(f->m, TS(2.9), HOST_SAMPLES, HOST_IDLE, workers, 4, 100);
+	top_view_sample(f->v, TS(3.0));
+	pct = noisy_pct(f);
+	assert_true(pct > 399.9 && pct < 400.1);
+}
+
 static void test_sort_keys(void **state)
 {
 	struct fixture *f = *state;
@@ -406,6 +440,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_small_terminal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plain_has_no_escapes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rates_of_the_interval, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cpu_rate_follows_the_ticks, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sort_keys, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_filter, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_events, setup, teardown),
