@@ -61,6 +61,9 @@ struct spine {
 	struct cg_resolver *cg;
 	uint64_t lost_user; /* records we could not decode */
 	uint64_t lost_bpf;
+	uint64_t recursion; /* program runs the kernel skipped (bpf_prog_info), last read */
+	unsigned int ticks;
+	bool stopping; /* the last tick: read everything */
 	uint64_t sample_period_ns; /* CPU time one sampler tick stands for; 0 = no sampler */
 	spine_tick_cb tick_cb;
 	void *tick_ctx;

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import time
 from pathlib import Path
@@ -88,6 +89,51 @@ def test_signals_at_random_moments(st, ledger, tmp_path):
     assert still_there(held) == {"prog_id": [], "link_id": [], "map_id": []}
     assert pins() == pins0
     ledger.add("signals", inputs=n, faults=n, ids_checked=sum(len(v) for v in held.values()))
+
+
+def test_sigint_while_the_stream_reader_lags_loses_no_line(st, ledger):
+    """A stream whose reader reads only at the end (a pipe into a slow
+    consumer, a script's communicate()): spiketrace blocks writing into the
+    full pipe, SIGINT comes. Every line written before still arrives, and
+    after it the rest (a blocked write interrupted by the signal used to fail
+    with EINTR, and stdio dropped the line it held: seen as one TCP
+    transition missing from 200)."""
+    n = 150  # 10 transitions and 2 closes each, ~300 bytes a line: ~500 KiB
+    lst = socket.socket()
+    lst.bind(("127.0.0.1", 0))
+    port = lst.getsockname()[1]
+    proc = subprocess.Popen([str(st), "tcp", "--json", "--port", str(port)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        # stderr alone is read until ready: stdout stays unread, as a lagging reader's.
+        deadline = time.monotonic() + 60
+        while b"spiketrace: tracing" not in proc.stderr.readline():
+            assert proc.poll() is None and time.monotonic() < deadline, "never became ready"
+        lst.listen(64)
+        for _ in range(n):
+            c = socket.create_connection(("127.0.0.1", port))
+            s, _ = lst.accept()
+            c.sendall(b"x")
+            s.recv(1)
+            c.close()
+            s.recv(1)
+            s.close()
+        lst.close()
+        time.sleep(1.5)  # the stream has filled the pipe and waits in write()
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0
+    lines = [json.loads(ln) for ln in out.splitlines()]
+    states = [e for e in lines if e["type"] == "tcp_state"]
+    closes = [e for e in lines if e["type"] == "tcp_close"]
+    # Per connection: 5 transitions each side; the listener's 2.
+    assert len(states) == 10 * n + 2, len(states)
+    assert len(closes) == 2 * n, len(closes)
+    assert len(out) > 2 * 65536, len(out)  # it did fill the pipe
+    ledger.add("signals", inputs=1, faults=1, lines=len(lines))
 
 
 def test_sigkill_leaves_nothing_and_a_readable_recording(st, ledger, tmp_path):
