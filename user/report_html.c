@@ -55,27 +55,37 @@ extern const char st_html_js[] __attribute__((visibility("hidden")));
 static const char *const mark_names[] = { "exec", "exit", "oom_kill", "reset", "trigger" };
 
 /* A FILE that writes JSON into a <script> element: <, > and & as \u escapes. */
+struct esc {
+	FILE *out;
+	int err; /* the first write error's errno: a full disk says so, not EIO */
+};
+
 static ssize_t esc_write(void *cookie, const char *buf, size_t len)
 {
-	FILE *out = cookie;
+	struct esc *e = cookie;
 	size_t i, run = 0;
 
 	for (i = 0; i < len; i++) {
 		if (buf[i] != '<' && buf[i] != '>' && buf[i] != '&')
 			continue;
-		fwrite(buf + run, 1, i - run, out);
-		fprintf(out, "\\u%04x", (unsigned int)buf[i]);
+		if (fwrite(buf + run, 1, i - run, e->out) < i - run ||
+		    fprintf(e->out, "\\u%04x", (unsigned int)buf[i]) < 0)
+			goto fail;
 		run = i + 1;
 	}
-	fwrite(buf + run, 1, len - run, out);
-	return ferror(out) ? -1 : (ssize_t)len;
+	if (fwrite(buf + run, 1, len - run, e->out) == len - run && !ferror(e->out))
+		return (ssize_t)len;
+fail:
+	if (!e->err)
+		e->err = errno ? errno : EIO;
+	return -1;
 }
 
-static FILE *script_json(FILE *out)
+static FILE *script_json(struct esc *e)
 {
 	cookie_io_functions_t io = { .write = esc_write };
 
-	return fopencookie(out, "w", io);
+	return fopencookie(e, "w", io);
 }
 
 /* Text for an HTML element (the title): markup characters as entities. */
@@ -510,20 +520,22 @@ static void page_head(FILE *out, const struct model *m)
 
 int report_html(struct model *m, FILE *out)
 {
+	struct esc esc = { .out = out };
 	FILE *js;
 	int err;
 
 	page_head(out, m);
 	fputs(page_body, out);
 	fputs("<script type=\"application/json\" id=\"st-data\">", out);
-	js = script_json(out);
+	js = script_json(&esc);
 	if (!js) {
 		log_err("out of memory writing the report");
 		return 1;
 	}
+	errno = 0;
 	err = data(js, m);
 	if (fclose(js) && !err)
-		err = -EIO;
+		err = -(esc.err ? esc.err : EIO);
 	fputs("</script>\n<script>\n", out);
 	fputs(st_html_js, out);
 	fputs("</script>\n</body>\n</html>\n", out);
