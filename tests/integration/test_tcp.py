@@ -542,7 +542,10 @@ def test_idle_reset_replay(start_spiketrace, run_spiketrace, idlereset, tmp_path
     assert tcp["resets_received"] >= len(long_), tcp["resets_received"]
     cluster = tcp["reset_idle"]["cluster"]
     assert cluster is not None, tcp["reset_idle"]
-    assert abs(cluster["idle_ms"] - long_s * 1000) <= 0.1 * long_s * 1000, cluster
+    # Against the idle the generator measured (a starved box, a TCG guest,
+    # stretches the 5 s it asked for; seen: 6.3 s on 6.1 under QEMU).
+    measured = sorted(c["idle_ms"] for c in long_)[len(long_) // 2]
+    assert abs(cluster["idle_ms"] - measured) <= 0.1 * measured, (cluster, measured)
     assert cluster["lo_ms"] <= cluster["idle_ms"] <= cluster["hi_ms"], cluster
     assert cluster["resets"] >= len(long_), cluster
     for fam, addr in server_addr.items():
