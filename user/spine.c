@@ -22,6 +22,7 @@
 #include "log.h"
 #include "procfs.h"
 #include "spine.h"
+#include "stage.h"
 
 #define TRACEFS "/sys/kernel/tracing"
 #define BPFFS "/sys/fs/bpf"
@@ -248,21 +249,16 @@ const char *spine_cgroup(struct spine *sp, enum cg_hier h, uint64_t id)
 	return model_cgroup(sp->model, h, id);
 }
 
-static int on_record(void *ctx, void *data, size_t size)
+/* One record, in time order (stage_flush): decoded, then written. */
+static void handle_record(void *ctx, const struct st_hdr *h)
 {
 	struct spine *sp = ctx;
-	const struct st_hdr *h = data;
-	const struct concern *c;
+	const struct concern *c = concern_by_type(h->type);
 	int err;
 
-	if (size < sizeof(*h) || h->size < sizeof(*h) || h->size > size) {
-		sp->lost_user++;
-		return 0;
-	}
-	c = concern_by_type(h->type);
 	if (!c) {
 		sp->lost_user++;
-		return 0;
+		return;
 	}
 	/* Decode first: it records the cgroup paths this record refers to. */
 	c->handle(sp, h, h->size);
@@ -271,7 +267,41 @@ static int on_record(void *ctx, void *data, size_t size)
 		if (err && !sp->rec_err)
 			sp->rec_err = err;
 	}
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct spine *sp = ctx;
+	const struct st_hdr *h = data;
+
+	if (size < sizeof(*h) || h->size < sizeof(*h) || h->size > size) {
+		sp->lost_user++;
+		return 0;
+	}
+	/* Out of memory: handled now, out of order, rather than lost. */
+	if (stage_add(&sp->stage, h))
+		handle_record(sp, h);
 	return 0;
+}
+
+/*
+ * Reads every ring (waiting up to timeout_ms for a wakeup when >= 0), then
+ * hands what it read on by timestamp. The rings are read one after the
+ * other; a concern's records can depend on another's (an OOM kill names a
+ * pid whose fork and exec are in the proc ring).
+ */
+static int spine_drain(struct spine *sp, int timeout_ms)
+{
+	int err = 0;
+
+	if (!sp->rb)
+		return 0;
+	if (timeout_ms >= 0)
+		err = ring_buffer__poll(sp->rb, timeout_ms);
+	/* Records below the wakeup threshold woke nobody: take them too. */
+	ring_buffer__consume(sp->rb);
+	stage_flush(&sp->stage, handle_record, sp);
+	return err < 0 ? err : 0;
 }
 
 /*
@@ -376,7 +406,12 @@ void *spine_open_skel(struct spine *sp, struct percpu_sum *pcpu,
 
 void spine_emit(struct spine *sp, const struct st_hdr *h)
 {
-	on_record(sp, (void *)h, h->size);
+	/* A concern's own record (a tick's counts): after what was drained before it. */
+	if (h->size < sizeof(*h)) {
+		sp->lost_user++;
+		return;
+	}
+	handle_record(sp, h);
 }
 
 static int resolve_filter(struct spine *sp, const struct options *o)
@@ -807,8 +842,7 @@ static void spine_tick(struct spine *sp, uint64_t now)
 	 * Records submitted before the maps are read go first: a process that
 	 * forked and moved bytes since the last poll is known when its counts come.
 	 */
-	if (sp->rb)
-		ring_buffer__consume(sp->rb);
+	spine_drain(sp, -1);
 	for (i = 0; i < sp->ninst; i++)
 		if (sp->inst[i].c->tick)
 			sp->inst[i].c->tick(sp, sp->inst[i].priv, now);
@@ -840,13 +874,11 @@ int spine_run(struct spine *sp)
 	if (sp->o->duration > 0)
 		deadline = start + (uint64_t)(sp->o->duration * 1e9);
 	while (!st_exiting) {
-		err = ring_buffer__poll(sp->rb, 100);
+		err = spine_drain(sp, 100);
 		if (err < 0 && err != -EINTR) {
 			log_err("polling the ring buffer failed: %s", strerror(-err));
 			return 1;
 		}
-		/* Records below the wakeup threshold woke nobody: take them every 100 ms. */
-		ring_buffer__consume(sp->rb);
 		now = now_mono_ns();
 		if (now >= next) {
 			spine_tick(sp, now);
@@ -881,8 +913,7 @@ void spine_stop(struct spine *sp)
 	 */
 	sp->stopping = true;
 	if (sp->rec) {
-		if (sp->rb)
-			ring_buffer__consume(sp->rb);
+		spine_drain(sp, -1);
 		if (sp->model && sp->ninst)
 			spine_tick(sp, now_mono_ns());
 		ticked = true;
@@ -900,12 +931,13 @@ void spine_stop(struct spine *sp)
 		if (sp->inst[i].priv && sp->inst[i].c->detach)
 			sp->inst[i].c->detach(sp->inst[i].priv);
 	/* Whatever was submitted before detach is still ours to keep. */
-	if (sp->rb && !ticked)
-		ring_buffer__consume(sp->rb);
+	if (!ticked)
+		spine_drain(sp, -1);
 	if (sp->model && sp->ninst && !ticked)
 		spine_tick(sp, now_mono_ns());
 	ring_buffer__free(sp->rb);
 	sp->rb = NULL;
+	stage_free(&sp->stage);
 	for (i = 0; i < sp->ninst; i++)
 		if (sp->inst[i].priv)
 			sp->inst[i].c->destroy(sp->inst[i].priv);

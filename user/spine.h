@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "stage.h"
 #include "concern.h"
 #include "kfeatures.h"
 #include "model.h"
@@ -55,6 +56,7 @@ struct spine {
 	struct spine_inst inst[SPINE_MAX_CONCERNS];
 	size_t ninst;
 	struct ring_buffer *rb;
+	struct stage stage; /* one drain's records, put in time order */
 	struct model *model;
 	struct rec_writer *rec;
 	int rec_err; /* first write error, -errno */
