@@ -24,6 +24,7 @@ enum {
 	PROFILE_DURATION_NANOS = 10,
 	PROFILE_PERIOD_TYPE = 11,
 	PROFILE_PERIOD = 12,
+	PROFILE_COMMENT = 13,
 	PROFILE_DEFAULT_SAMPLE_TYPE = 14,
 	VALUETYPE_TYPE = 1,
 	VALUETYPE_UNIT = 2,
@@ -263,6 +264,11 @@ static void pb_profile(struct pb *b, struct pb *tmp, const struct stackset *s, c
 		const char *name = s->names[order[i]];
 
 		pb_lenfield(b, PROFILE_STRING_TABLE, name, strlen(name));
+	}
+	/* The comment is the last string: `go tool pprof -comments` prints it. */
+	if (s->comment[0]) {
+		pb_lenfield(b, PROFILE_STRING_TABLE, s->comment, strlen(s->comment));
+		pb_uint(b, PROFILE_COMMENT, STR_FRAMES + nloc);
 	}
 }
 

@@ -165,6 +165,9 @@ int report_pprof(struct model *m, FILE *out)
 
 	if (!s)
 		return 1;
+	/* Folded stacks have no place for it; a profile says what it lacks. */
+	snprintf(s->comment, sizeof(s->comment), "spiketrace: %llu lost events",
+		 (unsigned long long)(m->lost_bpf + m->lost_decode + m->lost_user));
 	err = pprof_write(out, s, m->start_real_ns, m->t_end > m->t0 ? m->t_end - m->t0 : 0);
 	stackset_free(s);
 	free(s);

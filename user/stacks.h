@@ -30,6 +30,7 @@ struct stackset {
 	struct hmap stks_by_hash; /* hash of the id list -> chain */
 	uint64_t period_ns; /* CPU time one sample stands for */
 	uint64_t total; /* sum of counts */
+	char comment[128]; /* pprof's Profile.comment when set (what the profile lacks) */
 };
 
 void stackset_init(struct stackset *s, uint64_t period_ns);

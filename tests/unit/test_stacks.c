@@ -243,7 +243,8 @@ struct prof {
 	size_t nlocs;
 	struct pfunc *funcs;
 	size_t nfuncs;
-	uint64_t time_nanos, duration_nanos, period, pt_type, pt_unit, default_st;
+	uint64_t time_nanos, duration_nanos, period, pt_type, pt_unit, default_st, comment;
+	size_t ncomments;
 };
 
 static void *push(void *arr, size_t *n, size_t elem)
@@ -355,6 +356,10 @@ static void rd_profile_field(struct prof *p, unsigned int f, uint64_t v, struct 
 		break;
 	case 12:
 		p->period = v;
+		break;
+	case 13:
+		p->comment = v;
+		p->ncomments++;
 		break;
 	case 14:
 		p->default_st = v;
@@ -508,6 +513,7 @@ static void test_pprof(void **state)
 	add_names(&s, 2, 5, "job:build", "phase:link", "main", NULL);
 	add_names(&s, 0, 7, "main", "a;b", "leaf", NULL);
 	add_names(&s, 0, 1, "main", "ld", NULL);
+	snprintf(s.comment, sizeof(s.comment), "spiketrace: 7 lost events");
 	prof_read(&p, &s, start, dur);
 
 	assert_true(p.nstrs > 0);
@@ -523,6 +529,9 @@ static void test_pprof(void **state)
 	assert_int_equal(p.period, PERIOD_NS);
 	assert_int_equal(p.time_nanos, start);
 	assert_int_equal(p.duration_nanos, dur);
+	/* What the profile lacks, as Profile.comment: a string, not a frame. */
+	assert_int_equal(p.ncomments, 1);
+	assert_string_equal(prof_str(&p, p.comment), "spiketrace: 7 lost events");
 	/* main, ld, leaf, a;b, job:build, phase:link */
 	assert_int_equal(p.nlocs, 6);
 	prof_check_ids(&p);
@@ -657,6 +666,7 @@ static void test_large(void **state)
 
 	prof_read(&p, &s, 1, 2);
 	prof_check_ids(&p);
+	assert_int_equal(p.ncomments, 0); /* none set, none written */
 	assert_int_equal(p.nsamples, s.n);
 	for (i = 0; i < p.nsamples; i++) {
 		assert_int_equal(p.samples[i].vals[1], p.samples[i].vals[0] * PERIOD_NS);
