@@ -59,11 +59,20 @@ static struct tls_client *client_get(struct tls_model *t, const char *addr)
 	return c;
 }
 
+/*
+ * Seconds since the start a process's per-second counts reach (12 days, 4
+ * MiB at most): a handshake dated later (a corrupt or hostile recording, a
+ * fuzz input asked for 128 GiB) counts in the totals only.
+ */
+#define PER_S_MAX (1u << 20)
+
 static void count_second(struct tls_proc *p, size_t sec)
 {
 	size_t n;
 	uint32_t *v;
 
+	if (sec >= PER_S_MAX)
+		return;
 	if (sec >= p->nper_s) {
 		n = p->nper_s ? p->nper_s : 64;
 		while (n <= sec)
