@@ -17,14 +17,14 @@ Helpers (from conftest import ...):
   cgroup2_root       cgroup2_root() -> Path of the cgroup2 mount (fails the test if none)
   rmdir_retry        rmdir_retry(path) removes a cgroup directory, waiting up to 5 s for
                      its last processes to be gone
+  free_port, Result, Running   from tests/lib/sttest.py, shared with tests/robustness
 """
 
 import json
 import os
-import socket
 import signal
 import subprocess
-import threading
+import sys
 import time
 from pathlib import Path
 
@@ -32,10 +32,8 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD = REPO_ROOT / "build"
-READY_MARK = "spiketrace: tracing"
-# tools/vmtest raises it in its guests: under software emulation attaching
-# every uprobe and loading every program takes longer (PREEMPT_RT: over 20 s).
-READY_TIMEOUT_S = int(os.environ.get("SPIKETRACE_READY_TIMEOUT", "20"))
+sys.path.insert(0, str(REPO_ROOT / "tests" / "lib"))
+from sttest import READY_TIMEOUT_S, Result, Running, free_port  # noqa: E402,F401
 
 
 def json_lines(stdout, types=None):
@@ -103,127 +101,6 @@ def cronjob_bin():
         BUILD / "tools" / "st-cronjob",
         "`make` builds it from tools/cronjob.c",
     )
-
-
-class Result:
-    """Outcome of a finished command: returncode, stdout and stderr as text."""
-
-    def __init__(self, args, returncode, stdout, stderr):
-        self.args = args
-        self.returncode = returncode
-        self.stdout = stdout
-        self.stderr = stderr
-
-    def __repr__(self):
-        return (
-            f"Result(args={self.args!r}, returncode={self.returncode}, "
-            f"stdout={self.stdout[-2000:]!r}, stderr={self.stderr[-2000:]!r})"
-        )
-
-
-class Running:
-    """A spiketrace process. Threads drain stdout and stderr so that a
-    chatty process never blocks on a full pipe.
-
-    proc          the subprocess.Popen
-    ready_stderr  what stderr held when the ready line appeared
-    stderr        everything read from stderr so far (text)
-    """
-
-    def __init__(self, args):
-        self.args = [str(a) for a in args]
-        self.proc = subprocess.Popen(
-            self.args,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        self.ready_stderr = None
-        self._out = []
-        self._err = []
-        self._lock = threading.Lock()
-        self._ready = threading.Event()
-        self._threads = [
-            threading.Thread(target=self._drain_stdout, daemon=True),
-            threading.Thread(target=self._drain_stderr, daemon=True),
-        ]
-        for t in self._threads:
-            t.start()
-
-    def _drain_stdout(self):
-        fd = self.proc.stdout.fileno()
-        for chunk in iter(lambda: os.read(fd, 65536), b""):
-            with self._lock:
-                self._out.append(chunk)
-
-    def _drain_stderr(self):
-        for line in iter(self.proc.stderr.readline, b""):
-            with self._lock:
-                self._err.append(line)
-            if READY_MARK.encode() in line:
-                self._ready.set()
-
-    @property
-    def stderr(self):
-        with self._lock:
-            return b"".join(self._err).decode(errors="replace")
-
-    @property
-    def stdout(self):
-        with self._lock:
-            return b"".join(self._out).decode(errors="replace")
-
-    def wait_ready(self, timeout=READY_TIMEOUT_S):
-        deadline = time.monotonic() + timeout
-        while not self._ready.wait(0.05):
-            if self.proc.poll() is not None:
-                self._join()
-                if self._ready.is_set():
-                    break
-                pytest.fail(
-                    f"{' '.join(self.args)} exited with {self.proc.returncode} "
-                    f"before it printed {READY_MARK!r}; stderr:\n{self.stderr}",
-                    pytrace=False,
-                )
-            if time.monotonic() > deadline:
-                self.kill()
-                pytest.fail(
-                    f"{' '.join(self.args)} did not print {READY_MARK!r} within "
-                    f"{timeout} s; stderr so far:\n{self.stderr}",
-                    pytrace=False,
-                )
-        self.ready_stderr = self.stderr
-        return self
-
-    def send_signal(self, sig):
-        self.proc.send_signal(sig)
-
-    def finish(self, timeout):
-        """Waits for the process to exit by itself; returns a Result."""
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            pytest.fail(
-                f"{' '.join(self.args)} did not exit within {timeout} s; "
-                f"stderr:\n{self.stderr}",
-                pytrace=False,
-            )
-        self._join()
-        return Result(self.args, self.proc.returncode, self.stdout, self.stderr)
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
-        self._join()
-
-    def _join(self):
-        for t in self._threads:
-            t.join(timeout=5)
 
 
 @pytest.fixture
@@ -315,12 +192,3 @@ def run_cronjob(cronjob_bin):
         return job
 
     return run
-
-
-def free_port():
-    """A TCP port on 127.0.0.1 nobody holds now (the kernel's pick, released)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port

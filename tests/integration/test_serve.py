@@ -32,7 +32,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import cgroup2_root, rmdir_retry
+from conftest import cgroup2_root, free_port, rmdir_retry
 from test_tcp import IdleReset
 from test_tls import Storm
 
@@ -45,24 +45,6 @@ COUNTERS = ("spiketrace_cause_cpu_seconds_total", "spiketrace_cause_page_faults_
             "spiketrace_tls_cpu_seconds_total", "spiketrace_tcp_resets_total",
             "spiketrace_tcp_transitions_total", "spiketrace_lost_events_total",
             "spiketrace_cause_net_bytes_total")
-
-
-def free_port(pair=False):
-    """A free TCP port on 127.0.0.1 (with pair, port + 1 is free too)."""
-    for _ in range(50):
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
-        if not pair:
-            return port
-        try:
-            with socket.socket() as t:
-                t.bind(("127.0.0.1", port + 1))
-            return port
-        except OSError:
-            continue
-    pytest.fail("no free port pair on 127.0.0.1", pytrace=False)
 
 
 # ---- the exposition, read back -----------------------------------------------

@@ -13,6 +13,7 @@ Fixtures:
 Helpers (from conftest import ...):
   run(args, timeout=30, **kw) -> Result   a finished command
   Running(args)                           a background command, pipes drained
+  free_port(pair=False)                   a free port on 127.0.0.1 (tests/lib/sttest.py)
   one_error_line(res)                     asserts stderr is one "spiketrace: " line
   our_bpf_objects()                       progs/links/maps named like ours, uprobe lines
   small_recording(tmpdir)                 a real recording of a few seconds
@@ -20,18 +21,18 @@ Helpers (from conftest import ...):
 
 import json
 import os
-import socket
 import random
 import subprocess
-import threading
-import time
+import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 BUILD = REPO / "build"
-READY = "spiketrace: tracing"
+sys.path.insert(0, str(REPO / "tests" / "lib"))
+import sttest  # noqa: E402
+from sttest import Result, free_port  # noqa: E402,F401
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -57,15 +58,6 @@ def st():
 @pytest.fixture(scope="session")
 def tool():
     return lambda name: _exe(BUILD / "tools" / f"st-{name}", "`make` builds it from tools/")
-
-
-class Result:
-    def __init__(self, args, returncode, stdout, stderr):
-        self.args, self.returncode, self.stdout, self.stderr = args, returncode, stdout, stderr
-
-    def __repr__(self):
-        return (f"Result({' '.join(map(str, self.args))!r}, rc={self.returncode}, "
-                f"stdout={self.stdout[-1500:]!r}, stderr={self.stderr[-1500:]!r})")
 
 
 def run(args, timeout=30, binary_out=False, **kw):
@@ -102,79 +94,13 @@ def _kill_leftovers():
         _RUNNING.pop().kill()
 
 
-class Running:
-    """A background process; threads drain stdout/stderr so it never blocks.
-    Killed at the end of the test that started it, if still running."""
+class Running(sttest.Running):
+    """sttest.Running, killed at the end of the test that started it if still
+    running (a failed assert)."""
 
     def __init__(self, args, **kw):
+        super().__init__(args, **kw)
         _RUNNING.append(self)
-        self.args = [str(a) for a in args]
-        self.proc = subprocess.Popen(self.args, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
-        self._out, self._err = [], []
-        self._lock = threading.Lock()
-        self._ready = threading.Event()
-        self._threads = [threading.Thread(target=self._drain, args=(self.proc.stdout, self._out),
-                                          daemon=True),
-                         threading.Thread(target=self._drain, args=(self.proc.stderr, self._err),
-                                          daemon=True)]
-        for t in self._threads:
-            t.start()
-
-    def _drain(self, pipe, into):
-        for line in iter(pipe.readline, b""):
-            with self._lock:
-                into.append(line)
-            if READY.encode() in line:
-                self._ready.set()
-
-    @property
-    def stdout(self):
-        with self._lock:
-            return b"".join(self._out).decode(errors="replace")
-
-    @property
-    def stderr(self):
-        with self._lock:
-            return b"".join(self._err).decode(errors="replace")
-
-    def wait_ready(self, timeout=30):
-        deadline = time.monotonic() + timeout
-        while not self._ready.wait(0.05):
-            if self.proc.poll() is not None:
-                self.join()
-                if self._ready.is_set():
-                    break
-                pytest.fail(f"{' '.join(self.args)} exited {self.proc.returncode} before "
-                            f"tracing: {self.stderr}", pytrace=False)
-            if time.monotonic() > deadline:
-                self.kill()
-                pytest.fail(f"{' '.join(self.args)} not ready in {timeout} s: {self.stderr}",
-                            pytrace=False)
-        return self
-
-    def finish(self, timeout=30):
-        try:
-            self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            pytest.fail(f"{' '.join(self.args)} did not exit in {timeout} s: {self.stderr}",
-                        pytrace=False)
-        self.join()
-        return Result(self.args, self.proc.returncode, self.stdout, self.stderr)
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            try:
-                self.proc.wait(timeout=120)  # uprobes take a while to go
-            except subprocess.TimeoutExpired:
-                pass
-        self.join()
-
-    def join(self):
-        for t in self._threads:
-            t.join(timeout=5)
 
 
 @pytest.fixture
@@ -302,12 +228,3 @@ def recorded(st, tmp_path_factory):
     res = r.finish(60)
     assert res.returncode == 0, res
     return path
-
-
-def free_port():
-    """A TCP port on 127.0.0.1 nobody holds now (the kernel's pick, released)."""
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port

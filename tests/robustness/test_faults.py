@@ -12,7 +12,8 @@ import subprocess
 import time
 from pathlib import Path
 
-from conftest import Running, one_error_line, perf_event_fds, report_json, rng, run, vm_rss_kb
+from conftest import (Running, free_port, one_error_line, perf_event_fds, report_json, rng, run,
+                      vm_rss_kb)
 
 
 def held_ids(pid):
@@ -196,29 +197,11 @@ def test_sigkill_repeated_at_random_moments(st, ledger, tmp_path):
     ledger.add("sigkill", faults=n, readable=readable)
 
 
-def free_port_pair():
-    """A port P with P+1 free too (st-tlsstorm's resumption port)."""
-    import socket
-    for _ in range(50):
-        a, b = socket.socket(), socket.socket()
-        try:
-            a.bind(("127.0.0.1", 0))
-            port = a.getsockname()[1]
-            b.bind(("127.0.0.1", port + 1))
-            return port
-        except OSError:
-            continue
-        finally:
-            a.close()
-            b.close()
-    raise AssertionError("no two free ports in a row")
-
-
 def test_traced_tls_server_killed_mid_handshake(st, tool, ledger, tmp_path):
     """nginx's worker and the client killed while handshakes run: the agent
     keeps going, stops cleanly, its TLS state is released."""
     rec = tmp_path / "tls.rec"
-    port = free_port_pair()
+    port = free_port(pair=True)
     storm = subprocess.Popen([str(tool("tlsstorm")), "--full", "100000", "--wait-stdin",
                               "--port", str(port), "--timeout", "60"], stdin=subprocess.PIPE,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
