@@ -5,6 +5,7 @@ OOM report (dmesg)."""
 import json
 import os
 import re
+import signal
 import subprocess
 from pathlib import Path
 
@@ -14,13 +15,17 @@ MIB = 1 << 20
 
 
 def record_report(start_spiketrace, run_spiketrace, tmp_path, seconds, workload, only=None):
+    """Records while workload() runs, then stops the recording with SIGINT:
+    the workload's end, not a duration, bounds it (in a slow guest a fixed
+    duration ran out before the OOM kill). seconds: what it takes on the host."""
     rec = tmp_path / "mem.rec"
-    args = ["record", "-d", seconds, "-o", rec]
+    args = ["record", "-d", seconds * 10, "-o", rec]
     if only:
         args += ["--only", only]
     st = start_spiketrace(args)
     made = workload()
-    res = st.finish(seconds + 20)
+    st.send_signal(signal.SIGINT)
+    res = st.finish(60)
     assert res.returncode == 0, res
     rep = run_spiketrace(["report", rec, "--format", "json"])
     assert rep.returncode == 0, rep
