@@ -285,16 +285,41 @@ int BPF_KPROBE(tls_free, void *ssl)
 	return 0;
 }
 
+static __always_inline void bio_fd(void *bio, __s32 fd)
+{
+	struct ssl_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .ptr = (__u64)bio };
+
+	bpf_map_update_elem(&bios, &k, &fd, BPF_ANY);
+}
+
 SEC("uprobe")
 int BPF_KPROBE(tls_bio_ctrl, void *bio, int cmd, long larg, int iarg)
 {
-	struct ssl_key k = { .tgid = bpf_get_current_pid_tgid() >> 32, .ptr = (__u64)bio };
 	if (stopping)
 		return 0;
-
 	if (cmd != BIO_C_SET_FD || !st_current_wanted())
 		return 0;
-	bpf_map_update_elem(&bios, &k, &iarg, BPF_ANY);
+	bio_fd(bio, iarg);
+	return 0;
+}
+
+/*
+ * The same, probed at BIO_int_ctrl's call of BIO_ctrl (user/tls.c moves it
+ * there when the prologue decodes): a call is emulated, the prologue's first
+ * instruction would be single-stepped. There iarg is in memory, at %rcx.
+ */
+SEC("uprobe")
+int BPF_KPROBE(tls_bio_ctrl_call, void *bio, int cmd, long larg, __s32 *iargp)
+{
+	__s32 fd;
+
+	if (stopping)
+		return 0;
+	if (cmd != BIO_C_SET_FD || !st_current_wanted())
+		return 0;
+	if (bpf_probe_read_user(&fd, sizeof(fd), iargp))
+		return 0;
+	bio_fd(bio, fd);
 	return 0;
 }
 

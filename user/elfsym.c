@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "elfsym.h"
+#include "util.h"
 
 #if defined(__x86_64__)
 #define HOST_MACHINE EM_X86_64
@@ -741,9 +742,151 @@ int x86_field_accessor(const uint8_t *code, size_t n, uint32_t *disp)
 	*disp = d;
 	return 0;
 }
+
+/* An instruction's bytes; a set bit in any marks a byte that may hold anything. */
+struct x86_pat {
+	uint8_t len;
+	uint8_t b[9];
+	uint16_t any;
+};
+
+static bool pat_at(const uint8_t *code, size_t n, size_t i, const struct x86_pat *p)
+{
+	size_t k;
+
+	if (i > n || n - i < p->len)
+		return false;
+	for (k = 0; k < p->len; k++)
+		if (!(p->any & 1u << k) && code[i + k] != p->b[k])
+			return false;
+	return true;
+}
+
+static size_t skip_endbr64(const uint8_t *code, size_t n)
+{
+	static const struct x86_pat endbr64 = { 4, { 0xf3, 0x0f, 0x1e, 0xfa } };
+
+	return pat_at(code, n, 0, &endbr64) ? endbr64.len : 0;
+}
+
+static bool push_at(const uint8_t *code, size_t n, size_t i)
+{
+	if (i < n && code[i] >= 0x50 && code[i] <= 0x57)
+		return true; /* push %rax..%rdi */
+	return n - i >= 2 && code[i] == 0x41 && code[i + 1] >= 0x50 && code[i + 1] <= 0x57;
+}
+
+int x86_past_null_check(const uint8_t *code, size_t n, uint32_t *off)
+{
+	static const struct x86_pat test_rdi = { 3, { 0x48, 0x85, 0xff } };
+	static const struct x86_pat je8 = { 2, { 0x74 }, 0x2 };
+	static const struct x86_pat je32 = { 6, { 0x0f, 0x84 }, 0x3c };
+	size_t i = skip_endbr64(code, n);
+
+	if (!pat_at(code, n, i, &test_rdi))
+		return -EINVAL;
+	i += test_rdi.len;
+	if (pat_at(code, n, i, &je8))
+		i += je8.len;
+	else if (pat_at(code, n, i, &je32))
+		i += je32.len;
+	else
+		return -EINVAL;
+	if (!push_at(code, n, i))
+		return -EINVAL;
+	*off = (uint32_t)i;
+	return 0;
+}
+
+/* A stack frame's set-up, each optional, in this order: none writes an argument register. */
+static size_t skip_frame(const uint8_t *code, size_t n, size_t i)
+{
+	static const struct x86_pat frame[] = {
+		{ 4, { 0x48, 0x83, 0xec }, 0x8 }, /* sub $imm8,%rsp */
+		{ 9, { 0x64, 0x48, 0x8b, 0x04, 0x25, 0x28, 0, 0, 0 } }, /* mov %fs:0x28,%rax */
+		{ 5, { 0x48, 0x89, 0x44, 0x24 }, 0x10 }, /* mov %rax,disp8(%rsp) */
+		{ 2, { 0x31, 0xc0 } }, /* xor %eax,%eax */
+	};
+	size_t k;
+
+	for (k = 0; k < ARRAY_SIZE(frame); k++)
+		if (pat_at(code, n, i, &frame[k]))
+			i += frame[k].len;
+	return i;
+}
+
+static const struct x86_pat call_rel32 = { 5, { 0xe8 }, 0x1e };
+
+int x86_int_arg_call(const uint8_t *code, size_t n, uint32_t *off)
+{
+	static const struct x86_pat store = { 4, { 0x89, 0x4c, 0x24 }, 0x8 }; /* mov %ecx,s(%rsp) */
+	static const struct x86_pat lea = { 5,
+					    { 0x48, 0x8d, 0x4c, 0x24 },
+					    0x10 }; /* lea s(%rsp),%rcx */
+	size_t i = skip_frame(code, n, skip_endbr64(code, n));
+
+	if (!pat_at(code, n, i, &store) || !pat_at(code, n, i + store.len, &lea))
+		return -EINVAL;
+	/* The slot stored is the one passed, and never below the stack pointer. */
+	if (code[i + 3] != code[i + store.len + 4] || (code[i + 3] & 0x80))
+		return -EINVAL;
+	i += store.len + lea.len;
+	if (!pat_at(code, n, i, &call_rel32))
+		return -EINVAL;
+	*off = (uint32_t)i;
+	return 0;
+}
+
+int x86_wrapped_call(const uint8_t *code, size_t n, int64_t *target)
+{
+	/* After the frame, each optional, in this order; %rdi is never written. */
+	static const struct x86_pat then[] = {
+		{ 2, { 0x85, 0xd2 } }, /* test %edx,%edx */
+		{ 2, { 0x78 }, 0x2 }, /* js rel8: a negative length fails before the call */
+		{ 3, { 0x48, 0x89, 0xe1 } }, /* mov %rsp,%rcx */
+		{ 3, { 0x48, 0x63, 0xd2 } }, /* movslq %edx,%rdx */
+	};
+	size_t i = skip_frame(code, n, skip_endbr64(code, n)), k;
+	int32_t rel;
+
+	for (k = 0; k < ARRAY_SIZE(then); k++)
+		if (pat_at(code, n, i, &then[k]))
+			i += then[k].len;
+	if (!pat_at(code, n, i, &call_rel32))
+		return -EINVAL;
+	rel = (int32_t)((uint32_t)code[i + 1] | (uint32_t)code[i + 2] << 8 |
+			(uint32_t)code[i + 3] << 16 | (uint32_t)code[i + 4] << 24);
+	*target = (int64_t)i + call_rel32.len + rel;
+	return 0;
+}
+
+bool x86_emulated_entry(const uint8_t *code, size_t n)
+{
+	return push_at(code, n, skip_endbr64(code, n));
+}
 #else
 int x86_field_accessor(const uint8_t *code, size_t n, uint32_t *disp)
 {
 	return -ENOTSUP;
+}
+
+int x86_past_null_check(const uint8_t *code, size_t n, uint32_t *off)
+{
+	return -ENOTSUP;
+}
+
+int x86_int_arg_call(const uint8_t *code, size_t n, uint32_t *off)
+{
+	return -ENOTSUP;
+}
+
+int x86_wrapped_call(const uint8_t *code, size_t n, int64_t *target)
+{
+	return -ENOTSUP;
+}
+
+bool x86_emulated_entry(const uint8_t *code, size_t n)
+{
+	return false;
 }
 #endif

@@ -85,4 +85,35 @@ void elf_file_close_fd(struct elf_file *f);
  */
 int x86_field_accessor(const uint8_t *code, size_t n, uint32_t *disp);
 
+/*
+ * Cheaper places for an entry uprobe. The kernel emulates a probed branch,
+ * call or push; any other instruction is copied out of line and
+ * single-stepped (two traps: ~18 us a hit on a VM, against ~0.25 us).
+ * Both return 0 with *off, the offset into code of the place, or -EINVAL
+ * when code does not have the shape (-ENOTSUP off x86-64).
+ *
+ * x86_past_null_check: [endbr64] test %rdi,%rdi; je ...; push ...: the push,
+ * where every argument register still holds its value (a NULL first
+ * argument never gets there).
+ *
+ * x86_int_arg_call: [endbr64], then any of sub $imm8,%rsp; mov %fs:0x28,%rax;
+ * mov %rax,disp8(%rsp); xor %eax,%eax (in this order), then mov %ecx,s(%rsp);
+ * lea s(%rsp),%rcx; call: the call, where %rdi, %rsi and %rdx still hold
+ * the first three arguments and %rcx points at the fourth, an int.
+ * This is BIO_int_ctrl(bio, cmd, larg, iarg) calling BIO_ctrl(..., &iarg).
+ */
+int x86_past_null_check(const uint8_t *code, size_t n, uint32_t *off);
+int x86_int_arg_call(const uint8_t *code, size_t n, uint32_t *off);
+
+/*
+ * A thin wrapper: [endbr64], the frame set-up above, then any of test
+ * %edx,%edx; js; mov %rsp,%rcx; movslq %edx,%rdx (in this order), then a
+ * call, with %rdi untouched. *target is the callee's offset relative to
+ * code (it may be negative). OpenSSL 3's SSL_read/SSL_read_ex, SSL_write(_ex)
+ * and SSL_peek(_ex) are such wrappers of one internal function each.
+ */
+int x86_wrapped_call(const uint8_t *code, size_t n, int64_t *target);
+/* Whether code opens ([endbr64] then) with an instruction uprobes emulate (a push). */
+bool x86_emulated_entry(const uint8_t *code, size_t n);
+
 #endif

@@ -40,8 +40,8 @@ struct probe_def {
 	bool ret; /* also a uretprobe */
 	/*
 	 * Skipped when the file defines this one: OpenSSL 3's wrapper calls
-	 * it, libssl calls it directly, and a probe pair costs microseconds
-	 * that would land in the phase being measured.
+	 * it, and a nested probe pair costs microseconds that would land in
+	 * the phase being measured.
 	 */
 	const char *unless;
 };
@@ -59,9 +59,14 @@ static const struct probe_def probe_defs[] = {
 	{ "SSL_clear", TLS_P_CLEAR, 0, false },
 	{ "SSL_set_bio", TLS_P_SET_BIO, 0, false },
 	{ "BIO_int_ctrl", TLS_P_BIO_CTRL, 0, false },
-	{ "EVP_PKEY_keygen", TLS_P_CRYPTO, TLS_PH_KX, true },
-	{ "EVP_PKEY_generate", TLS_P_CRYPTO, TLS_PH_KX, true, "EVP_PKEY_keygen" },
-	{ "EVP_PKEY_paramgen", TLS_P_CRYPTO, TLS_PH_KX, true },
+	/*
+	 * OpenSSL 3's keygen and paramgen check the operation and jump to
+	 * generate, whose first instruction (a push) the kernel emulates;
+	 * theirs (a cmp) is single-stepped. 1.1 has no generate.
+	 */
+	{ "EVP_PKEY_generate", TLS_P_CRYPTO, TLS_PH_KX, true },
+	{ "EVP_PKEY_keygen", TLS_P_CRYPTO, TLS_PH_KX, true, "EVP_PKEY_generate" },
+	{ "EVP_PKEY_paramgen", TLS_P_CRYPTO, TLS_PH_KX, true, "EVP_PKEY_generate" },
 	{ "EVP_PKEY_derive", TLS_P_CRYPTO, TLS_PH_KX, true },
 	{ "EVP_PKEY_encapsulate", TLS_P_CRYPTO, TLS_PH_KX, true },
 	{ "EVP_PKEY_decapsulate", TLS_P_CRYPTO, TLS_PH_KX, true },
@@ -169,6 +174,53 @@ static uint32_t field_of(struct elf_file *ef, const char *accessor)
 	return disp + 1;
 }
 
+/*
+ * Where a probe goes, and with which program. A probed instruction the
+ * kernel cannot emulate is single-stepped: two traps a hit (elfsym.h).
+ * Where the function opens with one, three shapes decode to a place that
+ * sees the same arguments: SSL_read & co. (entry and return probes) wrap
+ * an internal function that opens with a push, and both probes go there;
+ * BIO_int_ctrl's probe goes on its call of BIO_ctrl (iarg read through
+ * %rcx); SSL_free's past its NULL check.
+ */
+static struct bpf_program *place(struct tls_priv *p, struct elf_file *ef, const struct probe_def *d,
+				 uint64_t *off, uint64_t size)
+{
+	struct bpf_program *prog = prog_of(p, d->kind, false);
+	uint8_t code[48];
+	int64_t target;
+	uint32_t at;
+	ssize_t n;
+
+	n = elf_file_read(ef, *off, code, size < sizeof(code) ? size : sizeof(code));
+	if (n <= 0 || x86_emulated_entry(code, (size_t)n))
+		return prog;
+	switch (d->kind) {
+	case TLS_P_CALL:
+		/* Not SSL_do_handshake (phase 1): it opens with a push. */
+		if (d->phase || x86_wrapped_call(code, (size_t)n, &target) ||
+		    (int64_t)*off + target <= 0)
+			return prog;
+		n = elf_file_read(ef, *off + target, code, sizeof(code));
+		if (n <= 0 || !x86_emulated_entry(code, (size_t)n))
+			return prog;
+		*off += target;
+		return prog;
+	case TLS_P_BIO_CTRL:
+		if (x86_int_arg_call(code, (size_t)n, &at))
+			return prog;
+		*off += at;
+		return p->skel->progs.tls_bio_ctrl_call;
+	case TLS_P_FREE:
+	case TLS_P_CLEAR:
+		if (!x86_past_null_check(code, (size_t)n, &at))
+			*off += at;
+		return prog;
+	default:
+		return prog;
+	}
+}
+
 static int attach_one(struct tls_priv *p, const char *path, uint64_t off, uint64_t cookie,
 		      struct bpf_program *prog, bool ret)
 {
@@ -180,22 +232,39 @@ static int attach_one(struct tls_priv *p, const char *path, uint64_t off, uint64
 	return add_link(p, l);
 }
 
-/* Attaches every probe the file defines; returns how many, or -errno. */
+/*
+ * Attaches every probe the file defines; returns how many, or -errno, and
+ * in *moved how many probes place() moved.
+ */
 static int attach_file(struct tls_priv *p, struct elf_file *ef, const char *path, uint32_t lib,
-		       uint32_t init1, uint32_t hit1, uint32_t srv1)
+		       uint32_t init1, uint32_t hit1, uint32_t srv1, int *moved)
 {
+	struct {
+		uint64_t off, ck;
+	} placed[ARRAY_SIZE(probe_defs)];
+	struct bpf_program *prog;
+	size_t i, j, nplaced = 0;
 	int n = 0, err;
-	size_t i;
 
 	for (i = 0; i < ARRAY_SIZE(probe_defs); i++) {
 		const struct probe_def *d = &probe_defs[i];
-		uint64_t off, size, ck = TLS_COOKIE(d->kind, lib, d->phase, init1, hit1, srv1);
+		uint64_t off, sym, size, ck = TLS_COOKIE(d->kind, lib, d->phase, init1, hit1, srv1);
 
 		if (d->unless && !elf_file_sym(ef, d->unless, NULL, NULL))
 			continue;
-		if (elf_file_sym(ef, d->sym, &off, &size))
+		if (elf_file_sym(ef, d->sym, &sym, &size))
 			continue;
-		err = attach_one(p, path, off, ck, prog_of(p, d->kind, false), false);
+		off = sym;
+		prog = place(p, ef, d, &off, size);
+		*moved += off != sym;
+		/* SSL_read and SSL_read_ex wrap one function: probed once. */
+		for (j = 0; j < nplaced && (placed[j].off != off || placed[j].ck != ck); j++)
+			;
+		if (j < nplaced)
+			continue;
+		placed[nplaced].off = off;
+		placed[nplaced++].ck = ck;
+		err = attach_one(p, path, off, ck, prog, false);
 		if (!err && d->ret)
 			err = attach_one(p, path, off, ck, prog_of(p, d->kind, true), true);
 		if (err)
@@ -239,8 +308,8 @@ static int on_cand(void *ctx, const struct tls_cand *c)
 	uint32_t init1 = 0, hit1 = 0, srv1 = 0, lib;
 	struct elf_file *ef;
 	char err[160];
+	int n, moved = 0;
 	bool ssl;
-	int n;
 
 	if (!key || hmap_get(&p->files, key))
 		return 0;
@@ -271,7 +340,7 @@ static int on_cand(void *ctx, const struct tls_cand *c)
 		/* The cookie has 8 bits for it. */
 		srv1 = srv1 < 0xff ? srv1 : 0;
 	}
-	n = attach_file(p, ef, c->path, lib, init1, hit1, srv1);
+	n = attach_file(p, ef, c->path, lib, init1, hit1, srv1, &moved);
 	elf_file_close(ef);
 	if (n < 0) {
 		log_warn("tls: skipped %s: cannot attach uprobes: %s", c->name, strerror(-n));
@@ -283,8 +352,8 @@ static int on_cand(void *ctx, const struct tls_cand *c)
 			 "SSL_do_handshake only",
 			 c->name, n);
 	else
-		log_info("tls: attached %s: %d probes%s", c->name, n,
-			 c->exe ? " (statically linked OpenSSL)" : "");
+		log_info("tls: attached %s: %d probes%s, %d moved off a single-stepped instruction",
+			 c->name, n, c->exe ? " (statically linked OpenSSL)" : "", moved);
 	return 0;
 }
 

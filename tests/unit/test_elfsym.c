@@ -599,6 +599,150 @@ static void test_accessor(void **state)
 	}
 }
 
+/* A decoder over an exact-size heap copy, so ASan catches a read past n. */
+static int decode(int (*fn)(const uint8_t *, size_t, uint32_t *), const char *code, size_t n,
+		  uint32_t *off)
+{
+	uint8_t *copy = n ? malloc(n) : NULL;
+	int ret;
+
+	assert_true(copy || !n);
+	if (n)
+		memcpy(copy, code, n);
+	ret = fn(copy, n, off);
+	free(copy);
+	return ret;
+}
+
+struct place_case {
+	const char *what;
+	int (*fn)(const uint8_t *, size_t, uint32_t *);
+	const char *code;
+	size_t n;
+	int ret;
+	uint32_t off;
+};
+
+/* Debian 12's SSL_free and BIO_int_ctrl, byte for byte, and variations. */
+#define SSL_FREE "\x48\x85\xff\x0f\x84\x97\x03\x00\x00\x41\x55"
+#define INT_CTRL                                                                           \
+	"\x48\x83\xec\x18\x64\x48\x8b\x04\x25\x28\x00\x00\x00\x48\x89\x44\x24\x08\x31\xc0" \
+	"\x89\x4c\x24\x04\x48\x8d\x4c\x24\x04\xe8\xfe\xcc\xfb\xff"
+
+static void test_probe_places(void **state)
+{
+	static const struct place_case cases[] = {
+		{ "SSL_free", x86_past_null_check, SSL_FREE, 11, 0, 9 },
+		{ "je rel8, push %rbx", x86_past_null_check, "\x48\x85\xff\x74\x30\x53", 6, 0, 5 },
+		{ "endbr64 first", x86_past_null_check, "\xf3\x0f\x1e\xfa\x48\x85\xff\x74\x30\x55",
+		  10, 0, 9 },
+		{ "jne, not je", x86_past_null_check, "\x48\x85\xff\x75\x30\x53", 6, -EINVAL },
+		{ "test %rsi", x86_past_null_check, "\x48\x85\xf6\x74\x30\x53", 6, -EINVAL },
+		{ "no push after", x86_past_null_check, "\x48\x85\xff\x74\x30\x48\x83\xec\x08", 9,
+		  -EINVAL },
+		{ "cut before push", x86_past_null_check, SSL_FREE, 9, -EINVAL },
+		{ "cut in r13 push", x86_past_null_check, SSL_FREE, 10, -EINVAL },
+		{ "cut in je", x86_past_null_check, SSL_FREE, 7, -EINVAL },
+		{ "empty", x86_past_null_check, "", 0, -EINVAL },
+		{ "BIO_int_ctrl", x86_int_arg_call, INT_CTRL, 34, 0, 0x1d },
+		{ "no stack protector", x86_int_arg_call,
+		  "\x48\x83\xec\x18\x89\x4c\x24\x0c\x48\x8d\x4c\x24\x0c\xe8\x00\x00\x00\x00", 18, 0,
+		  13 },
+		{ "slots differ", x86_int_arg_call,
+		  "\x89\x4c\x24\x04\x48\x8d\x4c\x24\x08\xe8\x00\x00\x00\x00", 14, -EINVAL },
+		{ "negative slot", x86_int_arg_call,
+		  "\x89\x4c\x24\xfc\x48\x8d\x4c\x24\xfc\xe8\x00\x00\x00\x00", 14, -EINVAL },
+		/* mov %rdi,%rbx first: an argument register may change, refused. */
+		{ "writes first", x86_int_arg_call,
+		  "\x48\x89\xfb\x89\x4c\x24\x04\x48\x8d\x4c\x24\x04\xe8\x00\x00\x00\x00", 17,
+		  -EINVAL },
+		{ "jmp, not call", x86_int_arg_call,
+		  "\x89\x4c\x24\x04\x48\x8d\x4c\x24\x04\xe9\x00\x00\x00\x00", 14, -EINVAL },
+		{ "cut in call", x86_int_arg_call, INT_CTRL, 33, -EINVAL },
+		{ "cut in lea", x86_int_arg_call, INT_CTRL, 27, -EINVAL },
+		{ "SSL_free is not it", x86_int_arg_call, SSL_FREE, 11, -EINVAL },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		const struct place_case *c = &cases[i];
+		uint32_t off = 0xdeadbeef;
+		int ret = decode(c->fn, c->code, c->n, &off);
+
+#if defined(__x86_64__)
+		if (ret != c->ret)
+			fail_msg("%s: got %d, want %d", c->what, ret, c->ret);
+		if (ret ? off != 0xdeadbeef : off != c->off)
+			fail_msg("%s: offset %#x, want %#x", c->what, off, c->off);
+#else
+		assert_int_equal(ret, -ENOTSUP);
+#endif
+	}
+}
+
+#define SSL_READ                                                                           \
+	"\x48\x83\xec\x18\x64\x48\x8b\x04\x25\x28\x00\x00\x00\x48\x89\x44\x24\x08\x31\xc0" \
+	"\x85\xd2\x78\x2f\x48\x89\xe1\x48\x63\xd2\xe8\x3d\xfe\xff\xff"
+
+struct wrap_case {
+	const char *what;
+	const char *code;
+	size_t n;
+	int ret;
+	int64_t target;
+};
+
+/* Debian 12's SSL_read and SSL_read_ex both call ssl_read_internal (0x35290). */
+static void test_wrapped_calls(void **state)
+{
+	static const struct wrap_case cases[] = {
+		{ "SSL_read", SSL_READ, 35, 0, 0x35290 - 0x35430 },
+		{ "SSL_read_ex", "\x48\x83\xec\x08\xe8\xc7\xfd\xff\xff", 9, 0, 0x35290 - 0x354c0 },
+		{ "forward call", "\xe8\x10\x00\x00\x00", 5, 0, 0x15 },
+		{ "endbr64 first", "\xf3\x0f\x1e\xfa\x48\x83\xec\x08\xe8\x00\x00\x00\x00", 13, 0,
+		  13 },
+		{ "cut in call", SSL_READ, 34, -EINVAL },
+		{ "mov %rsi,%rdi first", "\x48\x89\xf7\xe8\x00\x00\x00\x00", 8, -EINVAL },
+		{ "jmp, not call", "\x48\x83\xec\x08\xe9\x00\x00\x00\x00", 9, -EINVAL },
+		{ "out of order", "\x48\x63\xd2\x85\xd2\xe8\x00\x00\x00\x00", 10, -EINVAL },
+		{ "empty", "", 0, -EINVAL },
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		const struct wrap_case *c = &cases[i];
+		uint8_t *copy = c->n ? malloc(c->n) : NULL;
+		int64_t target = -1;
+		int ret;
+
+		assert_true(copy || !c->n);
+		if (c->n)
+			memcpy(copy, c->code, c->n);
+		ret = x86_wrapped_call(copy, c->n, &target);
+		free(copy);
+#if defined(__x86_64__)
+		if (ret != c->ret)
+			fail_msg("%s: got %d, want %d", c->what, ret, c->ret);
+		if (ret ? target != -1 : target != c->target)
+			fail_msg("%s: target %lld, want %lld", c->what, (long long)target,
+				 (long long)c->target);
+#else
+		assert_int_equal(ret, -ENOTSUP);
+#endif
+	}
+#if defined(__x86_64__)
+	static const uint8_t push_r13[] = { 0x41, 0x55 };
+	static const uint8_t endbr_push[] = { 0xf3, 0x0f, 0x1e, 0xfa, 0x53 };
+	static const uint8_t sub[] = { 0x48, 0x83, 0xec, 0x18 }, rex_only[] = { 0x41 };
+
+	assert_true(x86_emulated_entry(push_r13, sizeof(push_r13)));
+	assert_true(x86_emulated_entry(endbr_push, sizeof(endbr_push)));
+	assert_false(x86_emulated_entry(sub, sizeof(sub)));
+	assert_false(x86_emulated_entry(rex_only, sizeof(rex_only)));
+	assert_false(x86_emulated_entry(push_r13, 0));
+#endif
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -612,6 +756,8 @@ int main(void)
 		cmocka_unit_test(test_libc_versions),
 #endif
 		cmocka_unit_test(test_accessor),
+		cmocka_unit_test(test_probe_places),
+		cmocka_unit_test(test_wrapped_calls),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
