@@ -5,7 +5,7 @@ libbpf-tools (issue 9; results and method in docs/performance.md).
 
     bench/run.py [--quick] [--json FILE] [--rows P1,P3] [--reps N] [--keep]
 
-Rows P1-P4 and P7 each run one workload untraced, under spiketrace and under each
+Rows P1-P4, P7 and P8 each run one workload untraced, under spiketrace and under each
 peer, alternating within one run (the order rotates every repetition), and
 report medians, spread and the median of the per-repetition ratios to the
 untraced run next to it. P5 is the agent itself (CPU %, peak RSS, start-up),
@@ -51,9 +51,11 @@ FOREIGN_WAIT_S = {"quick": (0, 0), "full": (10, 180)}
 STOP_TIMEOUT_S = 120
 
 SIZES = {
-    "quick": {"reps": 1, "tls_full": 150, "fault_mb": 256, "forks": 300, "conns": 2000,
+    "quick": {"reps": 1, "tls_full": 150, "tls_requests": 2000, "fault_mb": 256, "forks": 300,
+              "conns": 2000,
               "net_mb": 256, "idle_s": 3},
-    "full": {"reps": 5, "tls_full": 2000, "fault_mb": 2048, "forks": 10000, "conns": 10000,
+    "full": {"reps": 5, "tls_full": 2000, "tls_requests": 50000, "fault_mb": 2048,
+             "forks": 10000, "conns": 10000,
              "net_mb": 4096, "idle_s": 10},
 }
 
@@ -85,13 +87,18 @@ class Tracer:
         return p
 
 
-def spiketrace(only, sigstop=False):
-    return Tracer(
-        f"spiketrace-{only or 'all'}{'-stopped' if sigstop else ''}".replace(",", "+"),
-        f"spiketrace {only or '(all)'}{', agent stopped' if sigstop else ''}",
-        lambda tmp: [ST, "record", *(["--only", only] if only else []), "-d", "900",
+def spiketrace(only, sigstop=False, binary=None):
+    """binary: another build (--baseline), for A/B of a change in one run."""
+    t = Tracer(
+        f"spiketrace-{only or 'all'}{'-stopped' if sigstop else ''}"
+        f"{'-baseline' if binary else ''}".replace(",", "+"),
+        f"spiketrace {only or '(all)'}{', agent stopped' if sigstop else ''}"
+        f"{f' (baseline {binary})' if binary else ''}",
+        lambda tmp: [binary or ST, "record", *(["--only", only] if only else []), "-d", "900",
                      "-o", f"{tmp}/st.rec"],
         r"^spiketrace: tracing ", "err", sigstop=sigstop)
+    t.only = only
+    return t
 
 
 def bpftrace(script):
@@ -113,10 +120,10 @@ def unavailable(key, label, reason):
 # ---- workloads: each returns (figure, what the generator said) -------------
 
 
-def tls_prepare(sz, tmp):
+def tls_prepare(sz, tmp, work=None):
     """nginx and the client, waiting for a line before they start."""
-    p = H.Proc([TOOLS / "st-tlsstorm", "--full", sz["tls_full"], "--wait-stdin",
-                "--timeout", 600],
+    work = work or ["--full", sz["tls_full"]]
+    p = H.Proc([TOOLS / "st-tlsstorm", *work, "--wait-stdin", "--timeout", 600],
                f"{tmp}/tls.out", f"{tmp}/tls.err", stdin=True, stop_sig=signal.SIGTERM)
     p.wait_match(r'"type": "ready"', "out", 60)
     return p
@@ -135,6 +142,17 @@ def tls_run(sz, p):
     if done.get("type") != "done" or done["failed"] or not done["elapsed_s"]:
         raise H.BenchError(f"st-tlsstorm: {done}")
     return done["full"] / done["elapsed_s"], done
+
+
+def requests_prepare(sz, tmp):
+    return tls_prepare(sz, tmp, ["--full", 0, "--requests", sz["tls_requests"]])
+
+
+def requests_run(sz, p):
+    _, done = tls_run(sz, p)
+    if done["requests"] != sz["tls_requests"]:
+        raise H.BenchError(f"st-tlsstorm: {done}")
+    return done["requests"] / done["elapsed_s"], done
 
 
 def fault_run(sz, _):
@@ -312,6 +330,16 @@ ROWS = [
         [spiketrace("net"), bpftrace("net_bytes.bt")], ("<=", 1.05), "bytes",
         lambda sz: f"{sz['net_mb']} MiB in one connection", prepare=net_prepare,
         diag=[spiketrace("net", sigstop=True)]),
+    # The same probes in a TLS server's steady state: every request is an
+    # SSL_read and an SSL_write on each side, no handshake (tls_count: the
+    # connection's one).
+    Row("P8", "nginx TLS requests on one kept-alive connection", "requests/s", True,
+        requests_run, tls_count,
+        [spiketrace("tls,cpu"), bpftrace("tls_handshake.bt")],
+        (">=", 0.98), "handshakes", lambda sz: f"{sz['tls_requests']} HTTP/1.1 GETs",
+        prepare=requests_prepare,
+        cpu_per_op=("nginx worker CPU per request",
+                    lambda g: 1e6 * g["server_cpu_s"] / g["requests"] if g["requests"] else None)),
 ]
 
 # P5 idle: spiketrace with every concern, and each peer alone.
@@ -424,7 +452,7 @@ def idle_sample(tracer, secs, log):
 def fmt_value(v, unit):
     if v is None:
         return "-"
-    if unit == "handshakes/s":
+    if unit.endswith("/s"):
         return f"{v:.0f}/s"
     if unit == "s":
         return f"{v:.3f} s"
@@ -681,6 +709,9 @@ def main():
                     help="comma list of rows (P5 idle and P6 use what the workload rows ran)")
     ap.add_argument("--reps", type=int, help="repetitions per variant (default 5, quick 1)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary files")
+    ap.add_argument("--baseline", metavar="BIN",
+                    help="another spiketrace build, run as one more variant of each row "
+                    "(same concerns): a change's A/B in one alternating run")
     ap.add_argument("--diagnose", action="store_true",
                     help="also run the variants that split spiketrace's cost (P1 tls alone; "
                     "each row with the agent stopped: the BPF programs' cost alone)")
@@ -691,6 +722,11 @@ def main():
         ap.error(f"unknown rows: {','.join(sorted(bad))}")
     if a.reps is not None and not 1 <= a.reps <= 100:
         ap.error("--reps wants 1..100")
+    if a.baseline:
+        if not os.access(a.baseline, os.X_OK):
+            ap.error(f"--baseline {a.baseline}: not an executable")
+        for row in ROWS:
+            row.tracers.insert(1, spiketrace(row.tracers[0].only, binary=a.baseline))
     if os.geteuid() != 0:
         sys.exit("bench/run.py: needs root (BPF, uprobes): run `sudo make bench`")
     missing = [str(p) for p in [ST, TOOLS / "st-tlsstorm", TOOLS / "st-faultstorm",

@@ -24,6 +24,9 @@
  * then with --wait-stdin one line is read from stdin (a tracer starts
  * meanwhile) and the phases run, in this order:
  *   --full N     N full handshakes on P (TLS 1.3 or 1.2, no session reuse)
+ *   --requests R R HTTP/1.1 GETs on one kept-alive connection to P (nginx
+ *                only; its handshake counts as a full one): TLS reads and
+ *                writes, no handshake, as a busy HTTPS server's steady state
  *   --resumed M  on the resumption port, TLS 1.2, all from one address: a
  *                seeding full handshake, then M handshakes offering its
  *                session (a new seed after one that was not resumed)
@@ -36,7 +39,8 @@
  * (default 4); the renegotiating one from 127.0.0.(C+2). Each socket has 10 s
  * send and receive timeouts. The final JSON line:
  *   {"type": "done", "server", "server_pid", "worker_pids", "full",
- *    "resumed" (as the client saw them: SSL_session_reused()),
+ *    "resumed" (as the client saw them: SSL_session_reused()), "requests"
+ *    (answered),
  *    "renegotiations" (completed), "reneg_client", "aborted", "failed"
  *    (handshakes that failed unexpectedly), "handshakes" (full + resumed),
  *    "clients" (completed handshakes per source address), "elapsed_s" and
@@ -95,9 +99,9 @@
 #define DRAIN_MAX 64 /* records read while waiting for the server's close_notify */
 #define NOPS 4
 
-#define USAGE                                                                                      \
-	"usage: " PROG " [--server nginx|s_server|exec:PATH] [--port P] [--workdir DIR] [--keep] " \
-	"[--rsa-bits B] [--full N] [--resumed M] [--reneg K] [--abort F] [--clients C] "           \
+#define USAGE                                                                                           \
+	"usage: " PROG " [--server nginx|s_server|exec:PATH] [--port P] [--workdir DIR] [--keep] "      \
+	"[--rsa-bits B] [--full N] [--requests R] [--resumed M] [--reneg K] [--abort F] [--clients C] " \
 	"[--wait-stdin] [--timeout S] | " PROG " --measure-ops N [--rsa-bits B]"
 
 #include "tool.h"
@@ -114,6 +118,7 @@ struct opts {
 	long rsa_bits;
 	long port;
 	long full;
+	long requests;
 	long resumed;
 	long reneg;
 	long aborts;
@@ -124,6 +129,7 @@ struct opts {
 
 struct tally {
 	long full;
+	long requests;
 	long resumed;
 	long renegs;
 	long aborted;
@@ -191,6 +197,7 @@ static bool parse_number(const char *key, const char *val, struct opts *o)
 		{ "--port", 1024, 65534, &o->port },
 		{ "--rsa-bits", 1024, 8192, &o->rsa_bits },
 		{ "--full", 0, COUNT_MAX, &o->full },
+		{ "--requests", 0, COUNT_MAX, &o->requests },
 		{ "--resumed", 0, COUNT_MAX, &o->resumed },
 		{ "--reneg", 0, COUNT_MAX, &o->reneg },
 		{ "--abort", 0, COUNT_MAX, &o->aborts },
@@ -243,6 +250,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
 			usage_error("unknown option", key);
 		}
 	}
+	if (o->requests && o->kind != SRV_NGINX)
+		usage_error("--requests needs --server nginx", NULL);
 }
 
 /* The last OpenSSL error as text (and the queue cleared). */
@@ -481,15 +490,17 @@ static void write_nginx_conf(struct run *r)
 	f = fopen(path, "we");
 	if (!f)
 		bail(r, "cannot write %s: %s", path, strerror(errno));
-	fprintf(f, "daemon off;\nmaster_process on;\nworker_processes 1;\nuser root;\n"
-		   "pid nginx.pid;\nerror_log error.log notice;\n"
-		   "events {\n\tworker_connections 1024;\n}\n"
-		   "http {\n\taccess_log off;\n"
-		   "\tclient_body_temp_path client_body_temp;\n\tproxy_temp_path proxy_temp;\n"
-		   "\tfastcgi_temp_path fastcgi_temp;\n\tuwsgi_temp_path uwsgi_temp;\n"
-		   "\tscgi_temp_path scgi_temp;\n"
-		   "\tssl_certificate cert.pem;\n\tssl_certificate_key key.pem;\n"
-		   "\tssl_protocols TLSv1.2 TLSv1.3;\n");
+	fprintf(f,
+		"daemon off;\nmaster_process on;\nworker_processes 1;\nuser root;\n"
+		"pid nginx.pid;\nerror_log error.log notice;\n"
+		"events {\n\tworker_connections 1024;\n}\n"
+		"http {\n\taccess_log off;\n"
+		"\tclient_body_temp_path client_body_temp;\n\tproxy_temp_path proxy_temp;\n"
+		"\tfastcgi_temp_path fastcgi_temp;\n\tuwsgi_temp_path uwsgi_temp;\n"
+		"\tscgi_temp_path scgi_temp;\n"
+		"\tssl_certificate cert.pem;\n\tssl_certificate_key key.pem;\n"
+		"\tssl_protocols TLSv1.2 TLSv1.3;\n\tkeepalive_requests %ld;\n",
+		COUNT_MAX + 1);
 	/* Port P: full handshakes only; port P + 1: a session cache to resume from. */
 	for (i = 0; i < 2; i++)
 		fprintf(f,
@@ -950,6 +961,48 @@ static void phase_full(struct run *r, SSL_CTX *ctx)
 	}
 }
 
+/* One GET and its whole answer (nginx's "ok\n", Content-Length 3); false on an error. */
+static bool one_request(SSL *ssl)
+{
+	static const char get[] = "GET / HTTP/1.1\r\nHost: localhost\r\n\r\n";
+	char buf[1024];
+	size_t have = 0;
+	int n;
+
+	if (SSL_write(ssl, get, sizeof(get) - 1) != (int)sizeof(get) - 1)
+		return false;
+	while (have < sizeof(buf) - 1) {
+		n = SSL_read(ssl, buf + have, (int)(sizeof(buf) - 1 - have));
+		if (n <= 0)
+			return false;
+		have += (size_t)n;
+		buf[have] = '\0';
+		if (have >= 7 && !strcmp(buf + have - 7, "\r\n\r\nok\n"))
+			return true;
+	}
+	return false;
+}
+
+static void phase_requests(struct run *r, SSL_CTX *ctx)
+{
+	int idx = next_client(r);
+	SSL *ssl;
+	long i;
+
+	if (!r->o->requests)
+		return;
+	ssl = tls_open(r, ctx, idx, r->port, NULL);
+	for (i = 0; ssl && i < r->o->requests && !got_signal; i++) {
+		if (!one_request(ssl)) {
+			note_fail(r, idx, "request", ossl_err());
+			break;
+		}
+		r->t.requests++;
+	}
+	if (ssl)
+		tls_close(ssl);
+}
+
 /*
  * Attempt 0 seeds a session; a handshake that was not resumed seeds the next
  * one. All from one address, the next in the round-robin: a returning client
@@ -1119,8 +1172,9 @@ static void print_done(const struct run *r, double elapsed, double cpu)
 	long i, n = r->o->clients + (r->o->reneg ? 1 : 0);
 
 	print_head(r, "done");
-	printf(", \"full\": %ld, \"resumed\": %ld, \"renegotiations\": %ld, \"reneg_client\": ",
-	       t->full, t->resumed, t->renegs);
+	printf(", \"full\": %ld, \"requests\": %ld, \"resumed\": %ld, \"renegotiations\": %ld, "
+	       "\"reneg_client\": ",
+	       t->full, t->requests, t->resumed, t->renegs);
 	if (r->o->reneg)
 		printf("\"127.0.0.%ld\"", r->o->clients + 2);
 	else
@@ -1168,6 +1222,7 @@ static int run_storm(struct run *r)
 	workers_ticks(r, true);
 	t0 = now_s();
 	phase_full(r, ctx);
+	phase_requests(r, ctx);
 	phase_resumed(r, ctx12);
 	phase_reneg(r, ctx12);
 	phase_abort(r, ctx);

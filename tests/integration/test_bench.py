@@ -14,7 +14,8 @@ import pytest
 REPO_ROOT = Path(__file__).resolve().parents[2]
 RUN = REPO_ROOT / "bench" / "run.py"
 QUICK = {"P1": 150, "P2": 2 * 256 * 256, "P3": 300 + 20, "P4": 2000 + 100,
-         "P7": 256 * 1024 * 1024}  # bench SIZES
+         "P7": 256 * 1024 * 1024, "P8": 1}  # bench SIZES (P8: one connection's handshake)
+WORKLOADS = ("P1", "P2", "P3", "P4", "P7", "P8")
 
 
 def number(v):
@@ -36,8 +37,8 @@ def bench(tmp_path_factory):
 def test_every_row_has_numbers(bench):
     doc, table, _ = bench
     lines = doc["rows"]
-    assert {ln["id"] for ln in lines} == {"P1", "P2", "P3", "P4", "P5", "P6", "P7"}
-    for rid in ("P1", "P2", "P3", "P4", "P7"):
+    assert {ln["id"] for ln in lines} == {*WORKLOADS, "P5", "P6"}
+    for rid in WORKLOADS:
         first = next(ln for ln in lines if ln["id"] == rid)
         mine = [ln for ln in lines if ln["id"] == rid and ln["measure"] == first["measure"]]
         untraced = [ln for ln in mine if ln["tracer"] == "untraced"]
@@ -68,6 +69,17 @@ def test_p1_peers_named(bench):
     assert all(number(ln["median"]) for ln in cpu), cpu
 
 
+def test_p8_requests(bench):
+    """P8 made every request it was asked for (the run raises otherwise) on
+    one connection, and each tracer has the worker's CPU per request."""
+    doc, _, _ = bench
+    rate = [ln for ln in doc["rows"] if ln["id"] == "P8" and ln["unit"] == "requests/s"]
+    assert {ln["tracer"] for ln in rate} == {"untraced", "spiketrace tls,cpu",
+                                             "bpftrace tls_handshake.bt"}, rate
+    cpu = [ln for ln in doc["rows"] if ln["id"] == "P8" and "CPU per request" in ln["measure"]]
+    assert len(cpu) == 3 and all(number(ln["median"]) for ln in cpu), cpu
+
+
 def test_agent_rows(bench):
     doc, _, _ = bench
     p5 = [ln for ln in doc["rows"] if ln["id"] == "P5"]
@@ -75,7 +87,7 @@ def test_agent_rows(bench):
                     "start-up to all probes attached"):
         st = [ln for ln in p5 if ln["measure"] == measure and ln["tracer"] == "spiketrace (all)"]
         assert len(st) == 1 and number(st[0]["median"]), (measure, p5)
-    for rid in ("P1", "P2", "P3", "P4", "P7"):
+    for rid in WORKLOADS:
         under = [ln for ln in p5 if ln["measure"] == f"agent CPU under {rid}"]
         assert under and all(number(ln["median"]) for ln in under), (rid, p5)
 
