@@ -524,6 +524,17 @@ static void test_libc_versions(void **state)
 }
 #endif
 
+/* An exact-size heap copy of code (none for n = 0), so ASan catches any read past n. */
+static uint8_t *heap_copy(const char *code, size_t n)
+{
+	uint8_t *copy = n ? malloc(n) : NULL;
+
+	assert_true(copy || !n);
+	if (n)
+		memcpy(copy, code, n);
+	return copy;
+}
+
 struct acc_case {
 	const char *what;
 	const char *code; /* n bytes */
@@ -577,13 +588,9 @@ static void test_accessor(void **state)
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		const struct acc_case *c = &cases[i];
 		uint32_t disp = 0xdeadbeef;
-		uint8_t *copy = c->n ? malloc(c->n) : NULL;
+		uint8_t *copy = heap_copy(c->code, c->n);
 		int ret;
 
-		/* An exact-size heap copy (none for n = 0), so ASan catches any read past n. */
-		assert_true(copy || !c->n);
-		if (c->n)
-			memcpy(copy, c->code, c->n);
 		ret = x86_field_accessor(copy, c->n, &disp);
 		free(copy);
 #if defined(__x86_64__)
@@ -603,12 +610,9 @@ static void test_accessor(void **state)
 static int decode(int (*fn)(const uint8_t *, size_t, uint32_t *), const char *code, size_t n,
 		  uint32_t *off)
 {
-	uint8_t *copy = n ? malloc(n) : NULL;
+	uint8_t *copy = heap_copy(code, n);
 	int ret;
 
-	assert_true(copy || !n);
-	if (n)
-		memcpy(copy, code, n);
 	ret = fn(copy, n, off);
 	free(copy);
 	return ret;
@@ -711,13 +715,10 @@ static void test_wrapped_calls(void **state)
 
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		const struct wrap_case *c = &cases[i];
-		uint8_t *copy = c->n ? malloc(c->n) : NULL;
+		uint8_t *copy = heap_copy(c->code, c->n);
 		int64_t target = -1;
 		int ret;
 
-		assert_true(copy || !c->n);
-		if (c->n)
-			memcpy(copy, c->code, c->n);
 		ret = x86_wrapped_call(copy, c->n, &target);
 		free(copy);
 #if defined(__x86_64__)
