@@ -193,7 +193,7 @@ valgrind: $(UNIT_BINS)
 KERNELS ?=
 vmtest: deps
 	$(MAKE) all
-	tools/vmtest $(KERNELS)
+	tools/vmtest --host $(KERNELS)
 
 clean:
 	rm -rf build build-san build-fuzz demo
