@@ -76,23 +76,6 @@ void stackset_free(struct stackset *s)
 	stackset_init(s, s->period_ns);
 }
 
-/* p with room for need elements of elem bytes (cap doubles); NULL when out of memory. */
-static void *grow(void *p, size_t *cap, size_t need, size_t elem)
-{
-	size_t ncap = *cap ? *cap * 2 : 64;
-
-	if (need <= *cap)
-		return p;
-	while (ncap < need)
-		ncap *= 2;
-	if (ncap > SIZE_MAX / elem)
-		return NULL;
-	p = realloc(p, ncap * elem);
-	if (p)
-		*cap = ncap;
-	return p;
-}
-
 uint32_t stackset_frame(struct stackset *s, const char *name)
 {
 	uint64_t h = st_hash_str(name);
@@ -105,7 +88,7 @@ uint32_t stackset_frame(struct stackset *s, const char *name)
 			return c->id;
 	if (s->nnames >= UINT32_MAX - 1)
 		return UINT32_MAX;
-	names = grow(s->names, &s->names_cap, s->nnames + 1, sizeof(*names));
+	names = st_grow(s->names, &s->names_cap, s->nnames + 1, sizeof(*names), 64);
 	if (!names)
 		return UINT32_MAX;
 	s->names = names;
@@ -148,7 +131,7 @@ static bool stk_equal(const struct stk *k, const uint32_t *ids, size_t n, size_t
 static int stk_new(struct stackset *s, uint64_t h, const uint32_t *ids, size_t n, size_t ncause,
 		   uint64_t count)
 {
-	struct stk *k = grow(s->v, &s->cap, s->n + 1, sizeof(*s->v));
+	struct stk *k = st_grow(s->v, &s->cap, s->n + 1, sizeof(*s->v), 64);
 	struct stk_ref *r;
 
 	if (!k)

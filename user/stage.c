@@ -4,31 +4,22 @@
 #include <string.h>
 
 #include "stage.h"
-
-static int grow(void **p, size_t *cap, size_t want, size_t unit, size_t first)
-{
-	size_t ncap = *cap ? *cap : first;
-	void *n;
-
-	if (want <= *cap)
-		return 0;
-	while (ncap < want)
-		ncap *= 2;
-	n = realloc(*p, ncap * unit);
-	if (!n)
-		return -ENOMEM;
-	*p = n;
-	*cap = ncap;
-	return 0;
-}
+#include "util.h"
 
 int stage_add(struct stage *s, const struct st_hdr *h)
 {
 	size_t size = (h->size + 7) & ~(size_t)7;
+	struct stage_ent *ents;
+	unsigned char *buf;
 
-	if (grow((void **)&s->buf, &s->cap, s->len + size, 1, 64 * 1024) ||
-	    grow((void **)&s->ents, &s->ncap, s->n + 1, sizeof(*s->ents), 1024))
+	buf = st_grow(s->buf, &s->cap, s->len + size, 1, 64 * 1024);
+	if (!buf)
 		return -ENOMEM;
+	s->buf = buf;
+	ents = st_grow(s->ents, &s->ncap, s->n + 1, sizeof(*ents), 1024);
+	if (!ents)
+		return -ENOMEM;
+	s->ents = ents;
 	memcpy(s->buf + s->len, h, h->size);
 	s->ents[s->n++] = (struct stage_ent){ .ts = h->ts, .seq = s->seq++, .off = s->len };
 	s->len += size;

@@ -235,6 +235,22 @@ uint64_t st_hash_str(const char *s)
 	return st_hash_bytes(s, strlen(s));
 }
 
+void *st_grow(void *p, size_t *cap, size_t need, size_t elem, size_t first)
+{
+	size_t ncap = *cap ? *cap : first;
+
+	if (need <= *cap)
+		return p;
+	while (ncap < need)
+		ncap *= 2;
+	if (ncap > SIZE_MAX / elem)
+		return NULL;
+	p = realloc(p, ncap * elem);
+	if (p)
+		*cap = ncap;
+	return p;
+}
+
 uint64_t st_hash_bytes(const void *b, size_t n)
 {
 	const unsigned char *s = b;

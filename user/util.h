@@ -30,6 +30,12 @@ bool hmap_next(const struct hmap *m, size_t *iter, uint64_t *key, void **val);
 /* free() of every value, then hmap_free(): for maps that own malloc'd values. */
 void hmap_free_all(struct hmap *m);
 
+/*
+ * p (realloc'd) with room for need elements of elem bytes: the capacity
+ * *cap doubles, from first; NULL when out of memory (p is then untouched).
+ */
+void *st_grow(void *p, size_t *cap, size_t need, size_t elem, size_t first);
+
 /* FNV-1a of a string or of n bytes, never 0 (a valid hmap key). */
 uint64_t st_hash_str(const char *s);
 uint64_t st_hash_bytes(const void *b, size_t n);
