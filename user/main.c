@@ -364,7 +364,7 @@ static void stream_tick(void *ctx, uint64_t now)
 {
 	struct stream_ticker *t = ctx;
 	const struct model *m = t->s->m;
-	uint64_t lost = m->lost_bpf + m->lost_decode + m->lost_user;
+	uint64_t lost = model_lost(m);
 
 	if (lost > t->lost_seen) {
 		if (t->s->json)

@@ -300,7 +300,7 @@ int mx_update(struct metrics *mx, struct model *m)
 	if (m->tcp)
 		mx_tcp(mx, m->tcp->have_counts ? m->tcp->trans : NULL,
 		       tcp_model_resets(m->tcp, false), tcp_model_resets(m->tcp, true));
-	mx_lost(mx, m->lost_bpf + m->lost_decode + m->lost_user);
+	mx_lost(mx, model_lost(m));
 	return err;
 }
 

@@ -197,6 +197,11 @@ struct model *model_new(uint64_t t0);
 void model_free(struct model *m);
 void model_listen(struct model *m, model_cb cb, void *ctx);
 double model_time_s(const struct model *m, uint64_t ts);
+/* Every event lost on the way, whatever lost it: the reports' "lost_events". */
+static inline uint64_t model_lost(const struct model *m)
+{
+	return m->lost_bpf + m->lost_decode + m->lost_user;
+}
 
 const char *model_intern(struct model *m, const char *s);
 void model_cgroup_set(struct model *m, enum cg_hier h, uint64_t id, const char *path);

@@ -167,7 +167,7 @@ int report_pprof(struct model *m, FILE *out)
 		return 1;
 	/* Folded stacks have no place for it; a profile says what it lacks. */
 	snprintf(s->comment, sizeof(s->comment), "spiketrace: %llu lost events",
-		 (unsigned long long)(m->lost_bpf + m->lost_decode + m->lost_user));
+		 (unsigned long long)model_lost(m));
 	err = pprof_write(out, s, m->start_real_ns, m->t_end > m->t0 ? m->t_end - m->t0 : 0);
 	stackset_free(s);
 	free(s);

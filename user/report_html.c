@@ -112,7 +112,7 @@ static void header(struct json_w *w, const struct model *m)
 	json_kstr(w, "kernel", m->kernel);
 	json_kdouble(w, "start_unix_s", (double)m->start_real_ns / 1e9);
 	json_kdouble(w, "duration_s", model_time_s(m, m->t_end));
-	json_kuint(w, "lost_events", m->lost_bpf + m->lost_decode + m->lost_user);
+	json_kuint(w, "lost_events", model_lost(m));
 	json_key(w, "lost");
 	json_obj_begin(w);
 	json_kuint(w, "kernel", m->lost_bpf);

@@ -285,7 +285,7 @@ void report_json(struct model *m, FILE *out)
 	json_obj_begin(w);
 	json_kuint(w, "version", 1);
 	json_kdouble(w, "duration_s", model_time_s(m, m->t_end));
-	json_kuint(w, "lost_events", m->lost_bpf + m->lost_decode + m->lost_user);
+	json_kuint(w, "lost_events", model_lost(m));
 	json_kbool(w, "complete", !m->cut_short);
 	json_kstr(w, "cut_short", m->cut_short ? m->cut_reason : NULL);
 	json_kstr(w, "host", m->host);

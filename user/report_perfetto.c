@@ -532,7 +532,7 @@ static void metadata(struct pf *f)
 	json_kstr(w, "kernel", m->kernel);
 	json_kdouble(w, "start_unix_s", (double)m->start_real_ns / 1e9);
 	json_kdouble(w, "duration_s", model_time_s(m, m->t_end));
-	json_kuint(w, "lost_events", m->lost_bpf + m->lost_decode + m->lost_user);
+	json_kuint(w, "lost_events", model_lost(m));
 	json_kstr(w, "cut_short", m->cut_short ? m->cut_reason : NULL);
 	report_json_concerns(w, m);
 	json_kdouble(w, "interval_s", model_interval_s(m));

@@ -99,7 +99,7 @@ static void header(struct model *m, FILE *out, const char *source)
 	fprintf(out, "spiketrace report: %.80s\n", source);
 	fprintf(out, "host %.40s, kernel %.40s\n", m->host, m->kernel);
 	fprintf(out, "recorded %s for %.1f s, %llu lost events\n", when, model_time_s(m, m->t_end),
-		(unsigned long long)(m->lost_bpf + m->lost_decode + m->lost_user));
+		(unsigned long long)model_lost(m));
 	if (m->cut_short)
 		fprintf(out, "INCOMPLETE: %.88s\n", m->cut_reason);
 }

@@ -707,8 +707,7 @@ static void title_line(struct top_view *v, struct pen *p)
 	snprintf(line, sizeof(line),
 		 "spiketrace top  %s  up %llu:%02llu:%02llu  cpu %s busy  lost %llu%s", when,
 		 (unsigned long long)(up / 3600), (unsigned long long)(up / 60 % 60),
-		 (unsigned long long)(up % 60), busy,
-		 (unsigned long long)(m->lost_bpf + m->lost_decode + m->lost_user),
+		 (unsigned long long)(up % 60), busy, (unsigned long long)model_lost(m),
 		 v->paused ? "  PAUSED" : "");
 	pen_line(p, A_TITLE, line);
 }
