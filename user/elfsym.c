@@ -702,14 +702,37 @@ int elf_file_addr_sym(struct elf_file *f, uint64_t vaddr, char *name, size_t len
 }
 
 #if defined(__x86_64__)
+/* An instruction's bytes; a set bit in any marks a byte that may hold anything. */
+struct x86_pat {
+	uint8_t len;
+	uint8_t b[9];
+	uint16_t any;
+};
+
+static bool pat_at(const uint8_t *code, size_t n, size_t i, const struct x86_pat *p)
+{
+	size_t k;
+
+	if (i > n || n - i < p->len)
+		return false;
+	for (k = 0; k < p->len; k++)
+		if (!(p->any & 1u << k) && code[i + k] != p->b[k])
+			return false;
+	return true;
+}
+
+static size_t skip_endbr64(const uint8_t *code, size_t n)
+{
+	static const struct x86_pat endbr64 = { 4, { 0xf3, 0x0f, 0x1e, 0xfa } };
+
+	return pat_at(code, n, 0, &endbr64) ? endbr64.len : 0;
+}
+
 int x86_field_accessor(const uint8_t *code, size_t n, uint32_t *disp)
 {
-	static const uint8_t endbr64[] = { 0xf3, 0x0f, 0x1e, 0xfa };
-	size_t i = 0;
+	size_t i = skip_endbr64(code, n);
 	uint32_t d;
 
-	if (n >= sizeof(endbr64) && !memcmp(code, endbr64, sizeof(endbr64)))
-		i = sizeof(endbr64);
 	/* mov r/m32,%eax: opcode 8b, ModRM mod=00/01/10, reg=eax, rm=rdi. */
 	if (n - i < 2 || code[i] != 0x8b)
 		return -EINVAL;
@@ -741,32 +764,6 @@ int x86_field_accessor(const uint8_t *code, size_t n, uint32_t *disp)
 		return -EINVAL;
 	*disp = d;
 	return 0;
-}
-
-/* An instruction's bytes; a set bit in any marks a byte that may hold anything. */
-struct x86_pat {
-	uint8_t len;
-	uint8_t b[9];
-	uint16_t any;
-};
-
-static bool pat_at(const uint8_t *code, size_t n, size_t i, const struct x86_pat *p)
-{
-	size_t k;
-
-	if (i > n || n - i < p->len)
-		return false;
-	for (k = 0; k < p->len; k++)
-		if (!(p->any & 1u << k) && code[i + k] != p->b[k])
-			return false;
-	return true;
-}
-
-static size_t skip_endbr64(const uint8_t *code, size_t n)
-{
-	static const struct x86_pat endbr64 = { 4, { 0xf3, 0x0f, 0x1e, 0xfa } };
-
-	return pat_at(code, n, 0, &endbr64) ? endbr64.len : 0;
 }
 
 static bool push_at(const uint8_t *code, size_t n, size_t i)
