@@ -232,9 +232,11 @@ static __always_inline int on_state(const struct sock *sk, int old, int new)
 	si = bpf_map_lookup_elem(&tcp_socks, &key);
 	/*
 	 * After CLOSE a socket only starts over (connects or listens again), and
-	 * a new socket at a freed address must not inherit a stale entry.
+	 * a new socket at a freed address must not inherit a stale entry: nor
+	 * one whose CLOSE and destruction no program saw (docs/tcp.md, gaps).
 	 */
-	if (!si || si->closed) {
+	if (!si || si->closed || old == TCP_ST_CLOSE ||
+	    (old == TCP_ST_LISTEN && new == TCP_ST_SYN_RECV)) {
 		first_sight(sk, &fresh, old, new, now);
 		si = &fresh;
 	}

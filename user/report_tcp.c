@@ -84,7 +84,9 @@ void report_json_tcp_conn(struct json_w *w, struct model *m, const struct tcp_co
 		json_kdouble(w, "end_s", model_time_s(m, c->close_ts));
 	else
 		json_knull(w, "end_s");
-	report_json_kms(w, "duration_ms", c->open_ts && c->close_ts, c->close_ts - c->open_ts);
+	report_json_kms(w, "duration_ms", c->open_ts && c->close_ts && !c->end_unseen,
+			c->close_ts - c->open_ts);
+	json_kbool(w, "end_unseen", c->end_unseen);
 	json_kuint(w, "rx_bytes", c->rx_bytes);
 	json_kuint(w, "tx_bytes", c->tx_bytes);
 	json_kuint(w, "retransmits", c->retrans);
@@ -230,6 +232,8 @@ void report_json_tcp(struct json_w *w, struct model *m)
 	json_kuint(w, "retransmits", t->retrans);
 	json_kuint(w, "connections_closed", t->nclosed);
 	json_kuint(w, "connections_open", t->live.len);
+	json_kuint(w, "gaps", t->gaps);
+	json_kuint(w, "ends_unseen", t->ends_unseen);
 	json_transitions(w, t);
 	json_idle(w, t);
 	json_lists(w, m, t);
@@ -334,6 +338,12 @@ void report_text_tcp(struct model *m, FILE *out)
 		 (unsigned long long)tcp_model_resets(t, true), (unsigned long long)t->retrans);
 	/* one line while it fits 100 columns */
 	fprintf(out, "%s%s%s\n", a, n + strlen(b) > 100 ? "\n" : "", b);
+	if (t->gaps)
+		fprintf(out,
+			" gaps: %llu records did not start where their socket was left, %llu"
+			" connections ended unseen\n   (records lost, or kernel work no BPF program"
+			" sees: docs/tcp.md)\n",
+			(unsigned long long)t->gaps, (unsigned long long)t->ends_unseen);
 	if (t->nresets)
 		text_resets(out, m, t);
 	if (t->rlist)

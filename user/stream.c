@@ -308,7 +308,11 @@ static void tcp_text(struct stream *s, const struct tcp_event *e, const struct t
 		if (e->flags & TCP_F_IN_OLD)
 			fprintf(s->out, " after %.3f ms", e->ns_in_old / 1e6);
 	}
-	if (c)
+	if (c && c->end_unseen)
+		fprintf(s->out,
+			"; the last connection at this socket (%s:%u -> %s:%u) ended unseen in %s",
+			c->laddr, c->lport, c->raddr, c->rport, tcp_state_name(c->state));
+	else if (c)
 		fprintf(s->out, "; closed: rx %llu B tx %llu B, %u retransmits",
 			(unsigned long long)c->rx_bytes, (unsigned long long)c->tx_bytes,
 			c->retrans);

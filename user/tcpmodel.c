@@ -208,7 +208,7 @@ static const struct tcp_conn *conn_close(struct tcp_model *t, struct tcp_conn *c
 		r->retrans += c->retrans;
 		r->rx_bytes += c->rx_bytes;
 		r->tx_bytes += c->tx_bytes;
-		if (c->open_ts) {
+		if (c->open_ts && !c->end_unseen) {
 			r->life_ms[hist_bucket((ts - c->open_ts) / 1000000)]++;
 			r->life_n++;
 		}
@@ -293,8 +293,35 @@ static void on_reset(struct tcp_model *t, struct tcp_conn *c, const struct tcp_e
 	}
 }
 
+/* A record that begins a socket's life: connect or listen after CLOSE, or a listener's child. */
+static bool starts_life(const struct tcp_event *e)
+{
+	return e->old == TCP_ST_CLOSE || (e->old == TCP_ST_LISTEN && e->new == TCP_ST_SYN_RECV);
+}
+
+/*
+ * A record that does not start where the socket's last one left it: the
+ * kernel made transitions no program saw (softirq work it runs where BPF
+ * programs do not; docs/tcp.md). When a new life begins at the address, the
+ * old connection ended unseen: closed now, flagged, out of the lifetimes.
+ */
+static const struct tcp_conn *check_gap(struct tcp_model *t, const struct tcp_event *e)
+{
+	struct tcp_conn *c = e->sk && !e->reset ? hmap_get(&t->live, e->sk) : NULL;
+
+	if (!c || e->old == c->state)
+		return NULL;
+	t->gaps++;
+	if (!starts_life(e))
+		return NULL;
+	t->ends_unseen++;
+	c->end_unseen = true;
+	return conn_close(t, c, e->ts);
+}
+
 const struct tcp_conn *tcp_model_event(struct tcp_model *t, const struct tcp_event *e)
 {
+	const struct tcp_conn *ended = check_gap(t, e);
 	struct tcp_conn *c = conn_get(t, e);
 
 	if (c)
@@ -307,9 +334,10 @@ const struct tcp_conn *tcp_model_event(struct tcp_model *t, const struct tcp_eve
 	if (!t->have_counts && e->old < TCP_ST_NR && e->new < TCP_ST_NR)
 		t->trans[e->old * TCP_ST_NR + e->new]++;
 	if (!c)
-		return NULL;
+		return ended;
 	conn_update(t, c, e);
-	return e->new == TCP_ST_CLOSE ? conn_close(t, c, e->ts) : NULL;
+	/* A record that begins a life never closes: one closed connection at most. */
+	return e->new == TCP_ST_CLOSE ? conn_close(t, c, e->ts) : ended;
 }
 
 void tcp_model_counts(struct tcp_model *t, const struct tcp_counts *c)

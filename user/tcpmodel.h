@@ -69,6 +69,7 @@ struct tcp_conn {
 	uint64_t open_ts; /* created (SYN_SENT / SYN_RECV seen), 0 if before us */
 	uint64_t est_ts; /* reached ESTABLISHED, 0 if not seen */
 	uint64_t close_ts; /* 0 while alive */
+	bool end_unseen; /* no record showed its end: close_ts is when its address was reused */
 	uint64_t rx_bytes, tx_bytes;
 	uint32_t retrans;
 	uint32_t resets_rx, resets_tx;
@@ -108,6 +109,8 @@ struct tcp_cluster {
 
 struct tcp_model {
 	uint64_t records; /* transitions decoded */
+	uint64_t gaps; /* records not starting in the state the socket's last one left it in */
+	uint64_t ends_unseen; /* connections whose last transitions no record showed */
 	bool have_counts; /* the kernel's exact counters were recorded */
 	uint64_t trans[TCP_ST_NR * TCP_ST_NR]; /* exact, cumulative */
 	uint64_t resets_rx, resets_tx, retrans; /* exact, cumulative */

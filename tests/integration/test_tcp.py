@@ -306,6 +306,7 @@ def test_loopback_exact_transitions(start_spiketrace, monkeypatch, variant, fami
     for c in (out, inb):
         assert c["pid"] == pid and c["family"] == family, c
         assert c["resets_received"] == 0 and c["resets_sent"] == 0, c
+        assert c["end_unseen"] is False, c
         assert c["retransmits"] == 0, c
     assert (out["tx_bytes"], out["rx_bytes"]) == (len(REQUEST), len(REPLY)), out
     assert (inb["rx_bytes"], inb["tx_bytes"]) == (len(REQUEST), len(REPLY)), inb
@@ -412,6 +413,8 @@ def test_recording_report_counts(start_spiketrace, run_spiketrace, tmp_path):
     assert (tcp["resets_received"], tcp["resets_sent"]) == (1, 1), tcp
     assert tcp["retransmits"] == 0
     assert (tcp["connections_closed"], tcp["connections_open"]) == (2 * (k + 1), 0)
+    # Every record started where its socket's last one left it.
+    assert (tcp["gaps"], tcp["ends_unseen"]) == (0, 0), tcp
     assert tcp["reset_idle"]["resets"] == 2, tcp["reset_idle"]
 
     out = one(remotes(tcp, "out", host, port), "outbound endpoint")
@@ -608,6 +611,7 @@ def test_many_short_connections(start_spiketrace, run_spiketrace, tmp_path):
     if rep["lost_events"] == 0:
         assert tcp["transition_records"] == tcp["transitions"]
         assert (tcp["connections_closed"], tcp["connections_open"]) == (2 * n, 0)
+        assert (tcp["gaps"], tcp["ends_unseen"]) == (0, 0), tcp
         out = one(remotes(tcp, "out", host, port), "outbound endpoint")
         inb = one(remotes(tcp, "in", host, port), "inbound endpoint")
         for r in (out, inb):

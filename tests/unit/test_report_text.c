@@ -17,12 +17,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "concern.h"
 #include "model.h"
 #include "report.h"
+#include "tcpmodel.h"
 #include "testmodel.h"
 
 #define T0 (10 * SEC)
@@ -357,6 +359,56 @@ static void test_bytes_from_doubles(void **state)
 	assert_string_equal(report_bytes_d(1536, b, sizeof(b)), "1.5K");
 }
 
+/* A connection at socket 0xa1 whose end no record showed: its address comes back as a new one. */
+static void tcp_gap(struct model *m)
+{
+	static const uint8_t path[][2] = { { TCP_ST_CLOSE, TCP_ST_SYN_SENT },
+					   { TCP_ST_SYN_SENT, TCP_ST_ESTABLISHED },
+					   { TCP_ST_ESTABLISHED, TCP_ST_FIN_WAIT1 },
+					   { TCP_ST_CLOSE, TCP_ST_SYN_SENT } };
+	struct tcp_event e = { .sk = 0xa1,
+			       .pid = 101,
+			       .family = AF_INET,
+			       .lport = 40000,
+			       .rport = 443,
+			       .flags = TCP_F_OWNER | TCP_F_ROLE_KNOWN };
+	size_t i;
+
+	m->concerns |= concern_tcp.bit;
+	strcpy(e.laddr, "10.0.0.1");
+	strcpy(e.raddr, "10.0.0.2");
+	strcpy(e.comm, "run-parts");
+	for (i = 0; i < sizeof(path) / sizeof(path[0]); i++) {
+		e.ts = TS(0.3 + i * 0.1);
+		e.old = path[i][0];
+		e.new = path[i][1];
+		model_tcp(m, &e);
+	}
+}
+
+/* The TCP section says how many records began where their socket was not. */
+static void test_tcp_gaps(void **state)
+{
+	struct model *m = build(0);
+	char lines[8][128], *text;
+	size_t n, i;
+
+	tcp_gap(m);
+	text = report(m);
+	n = section(text, "TCP (docs/tcp.md)", lines, 8);
+	for (i = 0; i < n && strncmp(lines[i], " gaps: ", 7); i++)
+		;
+	if (i + 1 >= n)
+		fail_msg("no gap lines in:\n%s", text);
+	assert_string_equal(lines[i], " gaps: 1 records did not start where their socket was left, "
+				      "1 connections ended unseen");
+	assert_non_null(strstr(lines[i + 1], "docs/tcp.md"));
+	for (i = 0; i < n; i++)
+		assert_true(columns(lines[i], strlen(lines[i])) <= 100);
+	free(text);
+	model_free(m);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -368,6 +420,7 @@ int main(void)
 		cmocka_unit_test(test_evidence_and_events),
 		cmocka_unit_test(test_events_bounded),
 		cmocka_unit_test(test_colour_on_a_terminal),
+		cmocka_unit_test(test_tcp_gaps),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

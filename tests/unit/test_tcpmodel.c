@@ -561,11 +561,84 @@ static void test_names(void **state)
 	tcp_model_free(NULL);
 }
 
+/*
+ * The kernel ran a client's FIN_WAIT1 -> FIN_WAIT2 -> CLOSE where no BPF
+ * program sees (softirq work on some threads): its next record is a new
+ * socket's CLOSE -> SYN_SENT at the freed address. The old connection is
+ * closed then, flagged, kept out of the lifetimes; the new one starts clean.
+ */
+static void test_end_unseen(void **state)
+{
+	struct tcp_model *t = model_new();
+	const struct tcp_remote *r;
+	const struct tcp_conn *c, *n;
+	struct tcp_event e;
+
+	open_conn(t, 0xa1, T0, "10.0.0.2");
+	e = ev(0xa1, T0 + 5 * MS, TCP_ST_ESTABLISHED, TCP_ST_FIN_WAIT1, TCP_F_OWNER);
+	assert_null(tcp_model_event(t, &e));
+	e = ev(0xa1, T0 + 300 * MS, TCP_ST_CLOSE, TCP_ST_SYN_SENT,
+	       TCP_F_OWNER | TCP_F_ROLE_KNOWN | TCP_F_AGE);
+	e.lport = 0;
+	strcpy(e.raddr, "10.0.0.3");
+	c = tcp_model_event(t, &e);
+	assert_non_null(c);
+	assert_true(c->end_unseen);
+	assert_int_equal(c->state, TCP_ST_FIN_WAIT1);
+	assert_int_equal(c->lport, 40000);
+	assert_string_equal(c->raddr, "10.0.0.2");
+	assert_int_equal(c->close_ts, T0 + 300 * MS);
+	assert_int_equal(t->gaps, 1);
+	assert_int_equal(t->ends_unseen, 1);
+	assert_int_equal(t->nclosed, 1);
+	r = remote(t, "10.0.0.2", false);
+	assert_non_null(r);
+	assert_int_equal(r->closed, 1);
+	assert_int_equal(r->life_n, 0); /* its end, so its lifetime, is unknown */
+
+	n = hmap_get(&t->live, 0xa1);
+	assert_non_null(n);
+	assert_false(n->end_unseen);
+	assert_string_equal(n->raddr, "10.0.0.3");
+	assert_int_equal(n->open_ts, T0 + 300 * MS);
+	assert_int_equal(n->state, TCP_ST_SYN_SENT);
+
+	/* A gap that begins no life: counted, the connection goes on. */
+	e = ev(0xa1, T0 + 400 * MS, TCP_ST_ESTABLISHED, TCP_ST_FIN_WAIT1, TCP_F_OWNER);
+	assert_null(tcp_model_event(t, &e));
+	assert_int_equal(t->gaps, 2);
+	assert_int_equal(t->ends_unseen, 1);
+	assert_int_equal(t->live.len, 1);
+
+	/* A listener's child at the address of a connection that vanished. */
+	e = ev(0xa1, T0 + 500 * MS, TCP_ST_LISTEN, TCP_ST_SYN_RECV,
+	       TCP_F_OWNER | TCP_F_ROLE_KNOWN | TCP_F_PASSIVE | TCP_F_AGE);
+	c = tcp_model_event(t, &e);
+	assert_non_null(c);
+	assert_true(c->end_unseen);
+	assert_string_equal(c->raddr, "10.0.0.3");
+	assert_int_equal(t->gaps, 3);
+	assert_int_equal(t->ends_unseen, 2);
+	n = hmap_get(&t->live, 0xa1);
+	assert_non_null(n);
+	assert_true(n->flags & TCP_F_PASSIVE);
+
+	/* A record that follows on is no gap; a reset is never one. */
+	e = ev(0xa1, T0 + 501 * MS, TCP_ST_SYN_RECV, TCP_ST_ESTABLISHED, TCP_F_OWNER);
+	assert_null(tcp_model_event(t, &e));
+	e = rst(0xa1, T0 + 502 * MS, TCP_F_OWNER, 0);
+	e.old = e.new = TCP_ST_CLOSE_WAIT;
+	assert_null(tcp_model_event(t, &e));
+	assert_int_equal(t->gaps, 3);
+	tcp_model_free(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_active),
 		cmocka_unit_test(test_seen_late),
+		cmocka_unit_test(test_end_unseen),
 		cmocka_unit_test(test_passive_and_listener),
 		cmocka_unit_test(test_child_peer_comes_later),
 		cmocka_unit_test(test_resets),
