@@ -28,6 +28,7 @@ enum st_type {
 	ST_TCP_STATE = 0x0401,
 	ST_TCP_RESET = 0x0402,
 	ST_TCP_COUNTS = 0x0403, /* userspace-made, from the counters */
+	ST_TCP_GONE = 0x0404, /* userspace-made at the end: a connection that ended unseen */
 };
 
 /* Indices of the per-CPU drop counters every concern keeps (lost map). */

@@ -104,4 +104,14 @@ struct tcp_counts {
 	__u64 retrans;
 };
 
+/*
+ * Userspace-made when a recording ends: the connection at skaddr (as in its
+ * records) is gone from the kernel's tables, or only its time-wait socket
+ * is left, though no record showed its end (docs/tcp.md, "Gaps").
+ */
+struct tcp_gone {
+	struct st_hdr h;
+	__u64 skaddr;
+};
+
 #endif

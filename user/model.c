@@ -1159,6 +1159,18 @@ void model_tcp(struct model *m, const struct tcp_event *e)
 	}
 }
 
+void model_tcp_gone(struct model *m, uint64_t sk, uint64_t ts)
+{
+	struct tcp_model *t = tcp_get(m);
+	const struct tcp_conn *closed = t ? tcp_model_gone(t, sk, ts) : NULL;
+
+	if (closed && m->cb) {
+		struct mev ev = { .kind = MEV_TCP, .ts = ts, .tcp_closed = closed };
+
+		m->cb(m->cb_ctx, &ev);
+	}
+}
+
 void model_tcp_counts(struct model *m, const struct tcp_counts *c)
 {
 	struct tcp_model *t = tcp_get(m);

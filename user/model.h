@@ -126,7 +126,7 @@ struct mev {
 	struct proc *p;
 	const struct oom_kill *oom; /* MEV_OOM */
 	const struct tls_event *tls; /* MEV_TLS */
-	const struct tcp_event *tcp; /* MEV_TCP: a transition or reset */
+	const struct tcp_event *tcp; /* MEV_TCP: a transition or reset; NULL: an unseen end */
 	const struct tcp_conn *tcp_closed; /* MEV_TCP: the connection it closed, or NULL */
 };
 
@@ -254,6 +254,8 @@ void model_series_tls(const struct model *m, const struct job *j, double interva
 /* TCP (user/tcpmodel.h): a transition or reset; the kernel's exact counters. */
 void model_tcp(struct model *m, const struct tcp_event *e);
 void model_tcp_counts(struct model *m, const struct tcp_counts *c);
+/* A connection whose end no record showed (ST_TCP_GONE): closed, and a MEV_TCP with no event. */
+void model_tcp_gone(struct model *m, uint64_t sk, uint64_t ts);
 /* Resets (received and sent) of job j's processes per bucket. */
 void model_series_tcp(const struct model *m, const struct job *j, double interval_s, double *v,
 		      size_t nb);

@@ -164,40 +164,91 @@ static void read_comm(const char *procdir, uint32_t pid, char *comm, size_t len)
 	fclose(f);
 }
 
-static int scan_table(struct scan *sc, uint32_t pid, int family,
-		      int (*cb)(void *ctx, const struct procnet_sock *s), void *ctx, int *count)
+/* Calls fn on each socket of one table until it returns non-zero (returned). -errno: no table. */
+static int each_sock(const char *path, int family, int (*fn)(void *ctx, struct procnet_sock *s),
+		     void *ctx)
 {
-	char path[PATH_MAX], line[512];
+	char line[512];
 	struct procnet_sock s;
-	uintptr_t who;
-	FILE *f;
+	FILE *f = fopen(path, "re");
 	int rc = 0;
 
-	snprintf(path, sizeof(path), "%s/%u/net/%s", sc->procdir, pid,
-		 family == AF_INET6 ? "tcp6" : "tcp");
-	f = fopen(path, "re");
 	if (!f)
-		return 0;
-	while (!rc && fgets(line, sizeof(line), f)) {
-		if (procnet_parse(line, family, &s) || !s.inode)
-			continue;
-		who = (uintptr_t)hmap_get(&sc->inodes, s.inode);
-		if (!who)
-			continue;
-		s.pid = who >> 32;
-		s.netns = (uint32_t)who;
-		read_comm(sc->procdir, s.pid, s.comm, sizeof(s.comm));
-		rc = cb(ctx, &s);
-		(*count)++;
-	}
+		return -errno;
+	while (!rc && fgets(line, sizeof(line), f))
+		if (!procnet_parse(line, family, &s))
+			rc = fn(ctx, &s);
 	fclose(f);
 	return rc;
+}
+
+struct owned {
+	struct scan *sc;
+	int (*cb)(void *ctx, const struct procnet_sock *s);
+	void *ctx;
+	int count;
+};
+
+/* A socket some process holds: named after it, passed on. */
+static int owned_sock(void *ctx, struct procnet_sock *s)
+{
+	struct owned *o = ctx;
+	uintptr_t who = s->inode ? (uintptr_t)hmap_get(&o->sc->inodes, s->inode) : 0;
+
+	if (!who)
+		return 0;
+	s->pid = who >> 32;
+	s->netns = (uint32_t)who;
+	read_comm(o->sc->procdir, s->pid, s->comm, sizeof(s->comm));
+	o->count++;
+	return o->cb(o->ctx, s);
+}
+
+static int scan_table(struct owned *o, uint32_t pid, int family)
+{
+	char path[PATH_MAX];
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/%u/net/%s", o->sc->procdir, pid,
+		 family == AF_INET6 ? "tcp6" : "tcp");
+	rc = each_sock(path, family, owned_sock, o);
+	return rc < 0 ? 0 : rc;
+}
+
+struct passed {
+	int (*cb)(void *ctx, const struct procnet_sock *s);
+	void *ctx;
+	int count;
+};
+
+static int pass_sock(void *ctx, struct procnet_sock *s)
+{
+	struct passed *p = ctx;
+
+	p->count++;
+	return p->cb(p->ctx, s);
+}
+
+int procnet_table(const char *netdir, int (*cb)(void *ctx, const struct procnet_sock *s), void *ctx)
+{
+	struct passed p = { .cb = cb, .ctx = ctx };
+	char path[PATH_MAX];
+	int rc4, rc6;
+
+	snprintf(path, sizeof(path), "%s/tcp", netdir);
+	rc4 = each_sock(path, AF_INET, pass_sock, &p);
+	snprintf(path, sizeof(path), "%s/tcp6", netdir);
+	rc6 = rc4 > 0 ? 0 : each_sock(path, AF_INET6, pass_sock, &p);
+	if (rc4 < 0 && rc6 < 0)
+		return rc4;
+	return p.count;
 }
 
 int procnet_scan(const char *procdir, int (*cb)(void *ctx, const struct procnet_sock *s), void *ctx)
 {
 	struct scan sc = { .procdir = procdir };
-	int procfd = open(procdir, O_RDONLY | O_DIRECTORY), count = 0, rc = 0;
+	struct owned o = { .sc = &sc, .cb = cb, .ctx = ctx };
+	int procfd = open(procdir, O_RDONLY | O_DIRECTORY), rc = 0;
 	struct dirent *d;
 	uint64_t ns;
 	size_t it = 0;
@@ -218,11 +269,11 @@ int procnet_scan(const char *procdir, int (*cb)(void *ctx, const struct procnet_
 			scan_pid(&sc, procfd, d->d_name);
 	closedir(dir);
 	while (!rc && hmap_next(&sc.netns, &it, &ns, &pid)) {
-		rc = scan_table(&sc, (uint32_t)(uintptr_t)pid, AF_INET, cb, ctx, &count);
+		rc = scan_table(&o, (uint32_t)(uintptr_t)pid, AF_INET);
 		if (!rc)
-			rc = scan_table(&sc, (uint32_t)(uintptr_t)pid, AF_INET6, cb, ctx, &count);
+			rc = scan_table(&o, (uint32_t)(uintptr_t)pid, AF_INET6);
 	}
 	hmap_free(&sc.inodes);
 	hmap_free(&sc.netns);
-	return count;
+	return o.count;
 }

@@ -30,4 +30,14 @@ int procnet_parse(const char *line, int family, struct procnet_sock *s);
 int procnet_scan(const char *procdir, int (*cb)(void *ctx, const struct procnet_sock *s),
 		 void *ctx);
 
+/*
+ * Every TCP socket in one network namespace's tables, netdir/tcp and
+ * netdir/tcp6 (netdir: /proc/self/net, /proc/PID/net), orphans and
+ * time-wait ones included; pid, netns and comm are left 0. Calls cb for
+ * each (stops early if it returns non-zero). Returns how many sockets were
+ * passed, or -errno when neither table opens.
+ */
+int procnet_table(const char *netdir, int (*cb)(void *ctx, const struct procnet_sock *s),
+		  void *ctx);
+
 #endif

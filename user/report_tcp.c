@@ -338,7 +338,7 @@ void report_text_tcp(struct model *m, FILE *out)
 		 (unsigned long long)tcp_model_resets(t, true), (unsigned long long)t->retrans);
 	/* one line while it fits 100 columns */
 	fprintf(out, "%s%s%s\n", a, n + strlen(b) > 100 ? "\n" : "", b);
-	if (t->gaps)
+	if (t->gaps || t->ends_unseen)
 		fprintf(out,
 			" gaps: %llu records did not start where their socket was left, %llu"
 			" connections ended unseen\n   (records lost, or kernel work no BPF program"

@@ -304,6 +304,11 @@ static int spine_drain(struct spine *sp, int timeout_ms)
 	return err < 0 ? err : 0;
 }
 
+void spine_catch_up(struct spine *sp)
+{
+	spine_drain(sp, -1);
+}
+
 /*
  * Records wake the reader only once an eighth of the ring waits, which cut a
  * record's cost tenfold (docs/performance.md); the loop's 100 ms poll takes

@@ -107,6 +107,8 @@ void spine_stop(struct spine *sp);
 
 /* Hands a record made in userspace (map snapshots) to decode and recording. */
 void spine_emit(struct spine *sp, const struct st_hdr *h);
+/* Hands on every record submitted so far: for a tick that must come after them. */
+void spine_catch_up(struct spine *sp);
 /*
  * Enables one variant of a program: its tp_btf form when btf is given and
  * kernel BTF has btf_name, else the classic tracepoint cat/name when tracefs

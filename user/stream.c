@@ -278,7 +278,8 @@ static void tcp_endpoint(char *buf, size_t len, const char *addr, unsigned int p
 	snprintf(buf, len, strchr(addr, ':') ? "[%s]:%u" : "%s:%u", addr, port);
 }
 
-static void tcp_text_head(struct stream *s, const struct tcp_event *e)
+static void tcp_text_head(struct stream *s, uint64_t ts, uint32_t pid, const char *comm,
+			  const char *laddr, uint16_t lport, const char *raddr, uint16_t rport)
 {
 	char l[64], r[64];
 
@@ -287,15 +288,22 @@ static void tcp_text_head(struct stream *s, const struct tcp_event *e)
 			"LOCAL", "REMOTE", "EVENT");
 		s->header_done = true;
 	}
-	tcp_endpoint(l, sizeof(l), e->laddr, e->lport);
-	tcp_endpoint(r, sizeof(r), e->raddr, e->rport);
-	fprintf(s->out, "%-9.3f %-7u %-15.15s %-23s %-23s ", model_time_s(s->m, e->ts), e->pid,
-		e->comm[0] ? e->comm : "-", l, r);
+	tcp_endpoint(l, sizeof(l), laddr, lport);
+	tcp_endpoint(r, sizeof(r), raddr, rport);
+	fprintf(s->out, "%-9.3f %-7u %-15.15s %-23s %-23s ", model_time_s(s->m, ts), pid,
+		comm[0] ? comm : "-", l, r);
 }
 
 static void tcp_text(struct stream *s, const struct tcp_event *e, const struct tcp_conn *c)
 {
-	tcp_text_head(s, e);
+	if (!e) {
+		/* No record showed its end: the tables did, when we stopped. */
+		tcp_text_head(s, c->close_ts, c->pid, c->comm, c->laddr, c->lport, c->raddr,
+			      c->rport);
+		fprintf(s->out, "ended unseen in %s\n", tcp_state_name(c->state));
+		return;
+	}
+	tcp_text_head(s, e->ts, e->pid, e->comm, e->laddr, e->lport, e->raddr, e->rport);
 	if (e->reset) {
 		fprintf(s->out, "RESET %s in %s", e->flags & TCP_F_SENT ? "sent" : "received",
 			e->flags & TCP_F_NOSOCK ? "no socket" : tcp_state_name(e->old));
@@ -357,9 +365,11 @@ static void tcp_json_state(struct stream *s, struct json_w *w, const struct tcp_
 
 static void tcp_json(struct stream *s, const struct tcp_event *e, const struct tcp_conn *c)
 {
-	struct json_w *w = json_new(s->out, false);
+	struct json_w *w = e ? json_new(s->out, false) : NULL;
 	struct tcp_reset r;
 
+	if (!e)
+		goto close;
 	if (!w)
 		return;
 	json_obj_begin(w);
@@ -372,6 +382,7 @@ static void tcp_json(struct stream *s, const struct tcp_event *e, const struct t
 	}
 	json_obj_end(w);
 	json_free(w);
+close:
 	w = c ? json_new(s->out, false) : NULL;
 	if (!w)
 		return;

@@ -167,6 +167,134 @@ static const char *tcp_variant(void *priv)
 	return ((struct tcp_priv *)priv)->variant;
 }
 
+/* A connection's tuple in its namespace, with addresses as the model spells them. */
+static uint64_t tuple_key(uint32_t netns, uint8_t family, const char *laddr, uint16_t lport,
+			  const char *raddr, uint16_t rport)
+{
+	char buf[160];
+
+	snprintf(buf, sizeof(buf), "%u %u %s %u %s %u", netns, family, laddr, lport, raddr, rport);
+	return st_hash_str(buf);
+}
+
+struct tables {
+	struct hmap socks; /* tuple_key -> TCP state + 1 */
+	struct hmap read; /* netns -> 1: its tables are in socks */
+	uint32_t netns; /* of the table being read */
+};
+
+static int table_sock(void *ctx, const struct procnet_sock *ps)
+{
+	struct tables *tb = ctx;
+	char l[TCP_ADDR_LEN], r[TCP_ADDR_LEN];
+
+	tcp_addr_str(ps->family, ps->laddr, l, sizeof(l));
+	tcp_addr_str(ps->family, ps->raddr, r, sizeof(r));
+	hmap_put(&tb->socks, tuple_key(tb->netns, ps->family, l, ps->lport, r, ps->rport),
+		 (void *)(uintptr_t)(ps->state + 1));
+	return 0;
+}
+
+/* /proc/PID/net (PID 0: self) when that process is in netns. */
+static bool netdir_of(uint32_t netns, uint32_t pid, char *dir, size_t len)
+{
+	char path[64], link[64], want[32];
+	ssize_t n;
+
+	if (pid)
+		snprintf(dir, len, "/proc/%u", pid);
+	else
+		snprintf(dir, len, "/proc/self");
+	snprintf(path, sizeof(path), "%s/ns/net", dir);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return false;
+	link[n] = 0;
+	snprintf(want, sizeof(want), "net:[%u]", netns);
+	if (strcmp(link, want))
+		return false;
+	strncat(dir, "/net", len - strlen(dir) - 1);
+	return true;
+}
+
+/* The tables of a connection's namespace, read once: ours, or its owner's. */
+static bool read_tables(struct tables *tb, const struct tcp_conn *c)
+{
+	char dir[64];
+
+	if (hmap_get(&tb->read, c->netns))
+		return true;
+	if (!netdir_of(c->netns, 0, dir, sizeof(dir)) &&
+	    !(c->pid && netdir_of(c->netns, c->pid, dir, sizeof(dir))))
+		return false;
+	tb->netns = c->netns;
+	if (procnet_table(dir, table_sock, tb) < 0)
+		return false;
+	hmap_put(&tb->read, c->netns, (void *)1);
+	return true;
+}
+
+/* Gone from the tables, or only its time-wait socket left: the full socket ended. */
+static bool conn_gone(const struct tables *tb, const struct tcp_conn *c)
+{
+	uintptr_t st = (uintptr_t)hmap_get(
+		&tb->socks, tuple_key(c->netns, c->family, c->laddr, c->lport, c->raddr, c->rport));
+
+	return !st || st - 1 == TCP_ST_TIME_WAIT || st - 1 == TCP_ST_CLOSE;
+}
+
+/*
+ * The kernel can run a socket's last transitions where no BPF program sees
+ * them (docs/tcp.md, "Gaps"). When we stop, a connection still open in the
+ * model but gone from its namespace's tables ended unseen: an ST_TCP_GONE
+ * record says so. The tables are read first, then what was submitted until
+ * a moment later is taken: a socket leaves them only after its CLOSE
+ * record is in the ring, so a close we did see is never called unseen.
+ */
+static void tcp_reconcile(struct spine *sp, uint64_t now)
+{
+	struct tcp_model *t = sp->model ? sp->model->tcp : NULL;
+	struct tables tb = { 0 };
+	struct tcp_gone g = { .h = { .type = ST_TCP_GONE, .size = sizeof(g), .ts = now } };
+	uint64_t sk, *gone = NULL;
+	size_t it = 0, n = 0, cap = 0, i;
+	struct tcp_conn *c;
+	void *v;
+
+	if (!t || !t->live.len)
+		return;
+	hmap_init(&tb.socks);
+	hmap_init(&tb.read);
+	while (hmap_next(&t->live, &it, &sk, &v)) {
+		c = v;
+		if (c->lport && c->rport && c->netns)
+			read_tables(&tb, c);
+	}
+	usleep(20000);
+	spine_catch_up(sp);
+	for (it = 0; hmap_next(&t->live, &it, &sk, &v);) {
+		c = v;
+		if (!c->lport || !c->rport || !hmap_get(&tb.read, c->netns) || !conn_gone(&tb, c))
+			continue;
+		uint64_t *more = st_grow(gone, &cap, n + 1, sizeof(*gone), 16);
+
+		if (!more)
+			break;
+		gone = more;
+		gone[n++] = sk;
+	}
+	/* Emitted after the walk: each one takes its connection out of the map. */
+	for (i = 0; i < n; i++) {
+		g.skaddr = gone[i];
+		spine_emit(sp, &g.h);
+	}
+	if (n)
+		log_dbg("tcp: %zu connections ended where no BPF program saw it", n);
+	free(gone);
+	hmap_free(&tb.socks);
+	hmap_free(&tb.read);
+}
+
 /* The counters, as one record when they moved. */
 static void tcp_tick(struct spine *sp, void *priv, uint64_t now)
 {
@@ -176,6 +304,8 @@ static void tcp_tick(struct spine *sp, void *priv, uint64_t now)
 	uint32_t zero = 0, k;
 	int cpu;
 
+	if (sp->stopping)
+		tcp_reconcile(sp, now);
 	if (!p->cnt)
 		p->cnt = calloc(p->pcpu.ncpu, sizeof(*p->cnt));
 	if (!p->cnt || bpf_map__lookup_elem(p->skel->maps.counts, &zero, sizeof(zero), p->cnt,
@@ -227,6 +357,7 @@ static void tcp_handle(struct spine *sp, const struct st_hdr *h, size_t len)
 {
 	struct tcp_event e;
 	struct tcp_counts c;
+	struct tcp_gone g;
 
 	switch (h->type) {
 	case ST_TCP_STATE:
@@ -242,6 +373,12 @@ static void tcp_handle(struct spine *sp, const struct st_hdr *h, size_t len)
 		memcpy(&c, h, sizeof(c));
 		model_tcp_counts(sp->model, &c);
 		return;
+	case ST_TCP_GONE:
+		if (len < sizeof(g))
+			break;
+		memcpy(&g, h, sizeof(g));
+		model_tcp_gone(sp->model, g.skaddr, g.h.ts);
+		return;
 	}
 	sp->lost_user++;
 }
@@ -250,7 +387,7 @@ const struct concern concern_tcp = {
 	.name = "tcp",
 	.bit = 1 << 3,
 	.type_min = ST_TCP_STATE,
-	.type_max = ST_TCP_COUNTS,
+	.type_max = ST_TCP_GONE,
 	.open = tcp_open,
 	.configure = tcp_configure,
 	.load = tcp_load,

@@ -299,6 +299,20 @@ static bool starts_life(const struct tcp_event *e)
 	return e->old == TCP_ST_CLOSE || (e->old == TCP_ST_LISTEN && e->new == TCP_ST_SYN_RECV);
 }
 
+static const struct tcp_conn *end_unseen(struct tcp_model *t, struct tcp_conn *c, uint64_t ts)
+{
+	t->ends_unseen++;
+	c->end_unseen = true;
+	return conn_close(t, c, ts);
+}
+
+const struct tcp_conn *tcp_model_gone(struct tcp_model *t, uint64_t sk, uint64_t ts)
+{
+	struct tcp_conn *c = sk ? hmap_get(&t->live, sk) : NULL;
+
+	return c ? end_unseen(t, c, ts) : NULL;
+}
+
 /*
  * A record that does not start where the socket's last one left it: the
  * kernel made transitions no program saw (softirq work it runs where BPF
@@ -312,11 +326,7 @@ static const struct tcp_conn *check_gap(struct tcp_model *t, const struct tcp_ev
 	if (!c || e->old == c->state)
 		return NULL;
 	t->gaps++;
-	if (!starts_life(e))
-		return NULL;
-	t->ends_unseen++;
-	c->end_unseen = true;
-	return conn_close(t, c, e->ts);
+	return starts_life(e) ? end_unseen(t, c, e->ts) : NULL;
 }
 
 const struct tcp_conn *tcp_model_event(struct tcp_model *t, const struct tcp_event *e)

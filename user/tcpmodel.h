@@ -137,6 +137,8 @@ void tcp_reset_from_event(struct tcp_reset *r, const struct tcp_event *e);
 /* A transition or reset. Returns the connection it closed (valid until the next call) or NULL. */
 const struct tcp_conn *tcp_model_event(struct tcp_model *t, const struct tcp_event *e);
 void tcp_model_counts(struct tcp_model *t, const struct tcp_counts *c);
+/* The live connection at sk ended unseen at ts: returns it closed, or NULL if none is live. */
+const struct tcp_conn *tcp_model_gone(struct tcp_model *t, uint64_t sk, uint64_t ts);
 /* Sums of the transition counters (exact when recorded, else the records). */
 uint64_t tcp_model_transitions(const struct tcp_model *t);
 uint64_t tcp_model_resets(const struct tcp_model *t, bool sent);

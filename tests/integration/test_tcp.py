@@ -481,8 +481,9 @@ def test_unseen_transitions_are_reported(start_spiketrace, run_spiketrace, tmp_p
     runs in the softirq of a timer 40 ms after its close, on whatever thread
     the CPU runs then. Where the kernel shows it to no BPF program (docs/tcp.md),
     the report must say so: every client whose two transitions are missing
-    is either a connection that ended unseen (its address came back) or
-    still open in FIN_WAIT1. Nothing goes missing silently."""
+    ended unseen, found when its address came back (a gap) or, when the
+    recording stopped, from the kernel's tables (its time-wait socket).
+    Nothing goes missing silently, nothing is left open."""
     k = 40
 
     def work(lst, host, port):
@@ -501,13 +502,13 @@ def test_unseen_transitions_are_reported(start_spiketrace, run_spiketrace, tmp_p
         assert counts[pair] == k, (pair, counts)
     for pair in CLIENT_PATH[:3]:
         assert counts[pair] == k, (pair, counts)
-    assert tcp["ends_unseen"] == tcp["gaps"], tcp
-    assert tcp["ends_unseen"] + tcp["connections_open"] == missed, tcp
+    assert tcp["gaps"] <= tcp["ends_unseen"] == missed, tcp
+    assert tcp["connections_open"] == 0, tcp
     unseen = [c for c in tcp["connections"] if c["end_unseen"]]
     assert len(unseen) == tcp["ends_unseen"], unseen
     for c in unseen:
         assert c["direction"] == "out" and c["duration_ms"] is None, c
-    assert tcp["connections_closed"] == 2 * k - tcp["connections_open"], tcp
+    assert tcp["connections_closed"] == 2 * k, tcp
 
 # ---- 4. a middlebox forgets idle flows: resets after its timeout -----------
 

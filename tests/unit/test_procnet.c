@@ -371,6 +371,33 @@ static void test_scan_missing(void **state)
 	assert_int_equal(v.n, 0);
 }
 
+/* One namespace's whole tables, whoever holds the sockets (the time-wait one too). */
+static void test_table_fake(void **state)
+{
+	const struct fix *f = *state;
+	struct seen v = { 0 };
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s/100/net", f->dir);
+	assert_int_equal(procnet_table(p, collect, &v), 5);
+	assert_int_equal(v.n, 5);
+	check_sock(find(&v, 99999), 0, 0, "", AF_INET, TCP_ST_LISTEN, 80, 0);
+	check_sock(find(&v, 12346), 0, 0, "", AF_INET6, TCP_ST_LISTEN, 443, 0);
+	check_sock(find(&v, 0), 0, 0, "", AF_INET, TCP_ST_TIME_WAIT, 9001, 54322);
+
+	/* tcp6 missing is no error; both missing is. */
+	memset(&v, 0, sizeof(v));
+	snprintf(p, sizeof(p), "%s/200/net", f->dir);
+	assert_int_equal(procnet_table(p, collect, &v), 2);
+	snprintf(p, sizeof(p), "%s/100", f->dir);
+	assert_int_equal(procnet_table(p, collect, &v), -ENOENT);
+
+	memset(&v, 0, sizeof(v));
+	v.stop_after = 2;
+	snprintf(p, sizeof(p), "%s/100/net", f->dir);
+	assert_int_equal(procnet_table(p, collect, &v), 2);
+}
+
 /* The real /proc: a listener of our own is found, with us as its owner. */
 static void test_scan_real(void **state)
 {
@@ -412,6 +439,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_scan_fake, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_stop, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scan_missing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_table_fake, setup, teardown),
 		cmocka_unit_test(test_scan_real),
 	};
 

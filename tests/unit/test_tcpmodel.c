@@ -630,6 +630,17 @@ static void test_end_unseen(void **state)
 	e.old = e.new = TCP_ST_CLOSE_WAIT;
 	assert_null(tcp_model_event(t, &e));
 	assert_int_equal(t->gaps, 3);
+
+	/* When we stop, the tables say the connection is gone: it ended unseen. */
+	c = tcp_model_gone(t, 0xa1, T0 + 900 * MS);
+	assert_non_null(c);
+	assert_true(c->end_unseen);
+	assert_int_equal(c->close_ts, T0 + 900 * MS);
+	assert_int_equal(t->ends_unseen, 3);
+	assert_null(hmap_get(&t->live, 0xa1));
+	assert_null(tcp_model_gone(t, 0xa1, T0 + 901 * MS));
+	assert_null(tcp_model_gone(t, 0, T0 + 901 * MS));
+	assert_int_equal(t->ends_unseen, 3);
 	tcp_model_free(t);
 }
 
