@@ -235,8 +235,7 @@ static __always_inline int on_state(const struct sock *sk, int old, int new)
 	 * a new socket at a freed address must not inherit a stale entry: nor
 	 * one whose CLOSE and destruction no program saw (docs/tcp.md, gaps).
 	 */
-	if (!si || si->closed || old == TCP_ST_CLOSE ||
-	    (old == TCP_ST_LISTEN && new == TCP_ST_SYN_RECV)) {
+	if (!si || si->closed || tcp_starts_life(old, new)) {
 		first_sight(sk, &fresh, old, new, now);
 		si = &fresh;
 	}

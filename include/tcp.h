@@ -23,6 +23,16 @@ enum tcp_st {
 	TCP_ST_NR = 16, /* the transition counters are a TCP_ST_NR² matrix */
 };
 
+/*
+ * A transition that begins a socket's life: connect or listen after CLOSE,
+ * or a listener's new child. Whatever was known of a socket at that address
+ * belongs to an earlier one (bpf/tcp.bpf.c, user/tcpmodel.c).
+ */
+static inline int tcp_starts_life(unsigned int old, unsigned int new)
+{
+	return old == TCP_ST_CLOSE || (old == TCP_ST_LISTEN && new == TCP_ST_SYN_RECV);
+}
+
 /* struct tcp_rec.flags */
 enum tcp_flag {
 	TCP_F_OWNER = 1 << 0, /* pid/comm/cgroup name the socket's process */

@@ -363,13 +363,11 @@ static void tcp_json_state(struct stream *s, struct json_w *w, const struct tcp_
 	json_kstr(w, "sock", id);
 }
 
-static void tcp_json(struct stream *s, const struct tcp_event *e, const struct tcp_conn *c)
+static void tcp_json_event(struct stream *s, const struct tcp_event *e)
 {
-	struct json_w *w = e ? json_new(s->out, false) : NULL;
+	struct json_w *w = json_new(s->out, false);
 	struct tcp_reset r;
 
-	if (!e)
-		goto close;
 	if (!w)
 		return;
 	json_obj_begin(w);
@@ -382,8 +380,12 @@ static void tcp_json(struct stream *s, const struct tcp_event *e, const struct t
 	}
 	json_obj_end(w);
 	json_free(w);
-close:
-	w = c ? json_new(s->out, false) : NULL;
+}
+
+static void tcp_json_close(struct stream *s, const struct tcp_conn *c)
+{
+	struct json_w *w = json_new(s->out, false);
+
 	if (!w)
 		return;
 	json_obj_begin(w);
@@ -392,6 +394,15 @@ close:
 	report_json_tcp_conn(w, s->m, c);
 	json_obj_end(w);
 	json_free(w);
+}
+
+/* A transition or reset, then the connection it closed; no event: an unseen end. */
+static void tcp_json(struct stream *s, const struct tcp_event *e, const struct tcp_conn *c)
+{
+	if (e)
+		tcp_json_event(s, e);
+	if (c)
+		tcp_json_close(s, c);
 }
 
 void stream_free(struct stream *s)

@@ -217,6 +217,12 @@ static bool netdir_of(uint32_t netns, uint32_t pid, char *dir, size_t len)
 	return true;
 }
 
+/* A full tuple to look up: not a connection seen before its port or peer was known. */
+static bool has_tuple(const struct tcp_conn *c)
+{
+	return c->lport && c->rport && c->netns;
+}
+
 /* The tables of a connection's namespace, read once: ours, or its owner's. */
 static bool read_tables(struct tables *tb, const struct tcp_conn *c)
 {
@@ -267,14 +273,14 @@ static void tcp_reconcile(struct spine *sp, uint64_t now)
 	hmap_init(&tb.read);
 	while (hmap_next(&t->live, &it, &sk, &v)) {
 		c = v;
-		if (c->lport && c->rport && c->netns)
+		if (has_tuple(c))
 			read_tables(&tb, c);
 	}
 	usleep(20000);
 	spine_catch_up(sp);
 	for (it = 0; hmap_next(&t->live, &it, &sk, &v);) {
 		c = v;
-		if (!c->lport || !c->rport || !hmap_get(&tb.read, c->netns) || !conn_gone(&tb, c))
+		if (!has_tuple(c) || !hmap_get(&tb.read, c->netns) || !conn_gone(&tb, c))
 			continue;
 		uint64_t *more = st_grow(gone, &cap, n + 1, sizeof(*gone), 16);
 

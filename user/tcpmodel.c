@@ -142,10 +142,9 @@ static void conn_owner(struct tcp_model *t, struct tcp_conn *c, const struct tcp
 		p->connections++;
 }
 
-static struct tcp_conn *conn_get(struct tcp_model *t, const struct tcp_event *e)
+/* c: the live connection at e's socket, if any; else one is opened for e. */
+static struct tcp_conn *conn_get(struct tcp_model *t, struct tcp_conn *c, const struct tcp_event *e)
 {
-	struct tcp_conn *c = hmap_get(&t->live, e->sk);
-
 	/* Resets never open a connection: one may follow its CLOSE. */
 	if (c || !e->sk || e->reset || is_listener(e))
 		return c;
@@ -293,12 +292,6 @@ static void on_reset(struct tcp_model *t, struct tcp_conn *c, const struct tcp_e
 	}
 }
 
-/* A record that begins a socket's life: connect or listen after CLOSE, or a listener's child. */
-static bool starts_life(const struct tcp_event *e)
-{
-	return e->old == TCP_ST_CLOSE || (e->old == TCP_ST_LISTEN && e->new == TCP_ST_SYN_RECV);
-}
-
 static const struct tcp_conn *end_unseen(struct tcp_model *t, struct tcp_conn *c, uint64_t ts)
 {
 	t->ends_unseen++;
@@ -317,22 +310,29 @@ const struct tcp_conn *tcp_model_gone(struct tcp_model *t, uint64_t sk, uint64_t
  * A record that does not start where the socket's last one left it: the
  * kernel made transitions no program saw (softirq work it runs where BPF
  * programs do not; docs/tcp.md). When a new life begins at the address, the
- * old connection ended unseen: closed now, flagged, out of the lifetimes.
+ * old connection ended unseen: closed now (*live is then NULL), flagged, out
+ * of the lifetimes.
  */
-static const struct tcp_conn *check_gap(struct tcp_model *t, const struct tcp_event *e)
+static const struct tcp_conn *check_gap(struct tcp_model *t, struct tcp_conn **live,
+					const struct tcp_event *e)
 {
-	struct tcp_conn *c = e->sk && !e->reset ? hmap_get(&t->live, e->sk) : NULL;
+	struct tcp_conn *c = *live;
 
-	if (!c || e->old == c->state)
+	if (!c || e->reset || e->old == c->state)
 		return NULL;
 	t->gaps++;
-	return starts_life(e) ? end_unseen(t, c, e->ts) : NULL;
+	if (!tcp_starts_life(e->old, e->new))
+		return NULL;
+	*live = NULL;
+	return end_unseen(t, c, e->ts);
 }
 
 const struct tcp_conn *tcp_model_event(struct tcp_model *t, const struct tcp_event *e)
 {
-	const struct tcp_conn *ended = check_gap(t, e);
-	struct tcp_conn *c = conn_get(t, e);
+	struct tcp_conn *c = e->sk ? hmap_get(&t->live, e->sk) : NULL;
+	const struct tcp_conn *ended = check_gap(t, &c, e);
+
+	c = conn_get(t, c, e);
 
 	if (c)
 		conn_owner(t, c, e);

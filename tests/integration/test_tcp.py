@@ -510,7 +510,6 @@ def test_recording_report_counts(start_spiketrace, run_spiketrace, tmp_path):
                      r"resets: 1 received, 1 sent; 0 retransmits$", text.stdout, re.M), text.stdout
 
 
-
 def test_unseen_transitions_are_reported(start_spiketrace, run_spiketrace, tmp_path):
     """The delayed-ACK path: each client's FIN_WAIT1 -> FIN_WAIT2 -> CLOSE
     runs in the softirq of a timer 40 ms after its close, on whatever thread
@@ -544,6 +543,7 @@ def test_unseen_transitions_are_reported(start_spiketrace, run_spiketrace, tmp_p
     for c in unseen:
         assert c["direction"] == "out" and c["duration_ms"] is None, c
     assert tcp["connections_closed"] == 2 * k, tcp
+
 
 # ---- 4. a middlebox forgets idle flows: resets after its timeout -----------
 
